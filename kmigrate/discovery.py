@@ -1,0 +1,244 @@
+"""Paths -> the files to check: ``.py`` and ``.ipynb``, minus excluded and git-ignored ones."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".env",
+    "env",
+    "build",
+    "dist",
+    "__pycache__",
+    "site-packages",
+    "node_modules",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".kmigrate_cache",
+    ".ipynb_checkpoints",
+    "*.egg-info",
+)
+SUFFIXES = (".py", ".ipynb")
+
+
+def _is_virtualenv(directory: Path) -> bool:
+    return (directory / "pyvenv.cfg").is_file()
+
+
+@dataclass(frozen=True)
+class _GitPattern:
+    regex: re.Pattern[str]
+    negated: bool
+    dir_only: bool
+
+
+def _translate(pattern: str) -> str:
+    """A gitignore glob (relative, without leading '/') -> regex for a '/'-joined path."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1 : j].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = j + 1
+        elif c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def parse_gitignore(text: str) -> list[_GitPattern]:
+    patterns: list[_GitPattern] = []
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:]
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        anchored = "/" in line
+        line = line.lstrip("/")
+        body = _translate(line)
+        regex = f"^{body}$" if anchored else f"^(?:.*/)?{body}$"
+        patterns.append(_GitPattern(re.compile(regex), negated, dir_only))
+    return patterns
+
+
+@dataclass
+class _IgnoreLayer:
+    base: Path
+    patterns: list[_GitPattern]
+
+
+@dataclass
+class Discovery:
+    """Walks paths and yields files to check; remembers why paths were skipped."""
+
+    exclude: Sequence[str] = DEFAULT_EXCLUDES
+    extend_exclude: Sequence[str] = ()
+    respect_gitignore: bool = True
+    suffixes: Sequence[str] = SUFFIXES
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def _excluded_name(self, path: Path) -> bool:
+        name = path.name
+        for pat in (*self.exclude, *self.extend_exclude):
+            if "/" in pat:
+                if fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
+                    path.as_posix(), f"*/{pat.strip('/')}"
+                ):
+                    return True
+            elif fnmatch.fnmatch(name, pat):
+                return True
+        return False
+
+    def is_excluded(self, path: Path) -> bool:
+        """For explicitly named files (pre-commit passes each file): user excludes apply."""
+        return any(self._excluded_name(p) for p in [path, *path.parents] if p.name)
+
+    @staticmethod
+    def _ignored(path: Path, is_dir: bool, layers: list[_IgnoreLayer]) -> bool:
+        ignored = False
+        for layer in layers:
+            try:
+                rel = path.relative_to(layer.base).as_posix()
+            except ValueError:
+                continue
+            for pat in layer.patterns:
+                if pat.dir_only and not is_dir:
+                    continue
+                if pat.regex.match(rel):
+                    ignored = not pat.negated
+        return ignored
+
+    def _root_layers(self, directory: Path) -> list[_IgnoreLayer]:
+        """.gitignore files of the enclosing repository, from its top down to ``directory``."""
+        if not self.respect_gitignore:
+            return []
+        chain: list[Path] = []
+        for parent in [directory, *directory.parents]:
+            chain.append(parent)
+            if (parent / ".git").exists():
+                break
+        else:
+            return []
+        layers = []
+        for parent in reversed(chain[1:]):
+            gi = parent / ".gitignore"
+            if gi.is_file():
+                layers.append(_IgnoreLayer(parent, parse_gitignore(_read_text(gi))))
+        return layers
+
+    def walk(self, paths: Iterable[Path]) -> Iterator[Path]:
+        seen: set[Path] = set()
+        for path in paths:
+            if path.is_symlink() and not path.exists():
+                self.errors.append((str(path), "broken symbolic link"))
+                continue
+            if not path.exists():
+                self.errors.append((str(path), "no such file or directory"))
+                continue
+            if path.is_file():
+                key = path.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    yield path
+                continue
+            layers = self._root_layers(path.resolve())
+            yield from self._walk_dir(path, layers, seen, set())
+
+    def _walk_dir(
+        self, directory: Path, layers: list[_IgnoreLayer], seen: set[Path], active: set[Path]
+    ) -> Iterator[Path]:
+        real = directory.resolve()
+        if real in active:
+            self.errors.append((str(directory), "symbolic link loop; skipped"))
+            return
+        active = active | {real}
+        if self.respect_gitignore:
+            gi = directory / ".gitignore"
+            if gi.is_file():
+                layers = [*layers, _IgnoreLayer(directory.resolve(), parse_gitignore(_read_text(gi)))]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except PermissionError:
+            self.errors.append((str(directory), "permission denied"))
+            return
+        except OSError as exc:
+            self.errors.append((str(directory), f"cannot list directory: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if self._excluded_name(path):
+                continue
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if entry.is_symlink() and not path.exists():
+                if path.suffix in self.suffixes:
+                    self.errors.append((str(path), "broken symbolic link"))
+                continue
+            if layers and self._ignored(path.resolve() if not entry.is_symlink() else path.absolute(), is_dir, layers):
+                continue
+            if is_dir:
+                if _is_virtualenv(path):
+                    continue
+                yield from self._walk_dir(path, layers, seen, active)
+            elif is_file and path.suffix in self.suffixes:
+                key = path.resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield path
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

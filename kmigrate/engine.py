@@ -1,0 +1,320 @@
+"""One parse, one batched visit for all enabled rules."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from kmigrate.catalogue import Rule
+from kmigrate.diagnostics import Diagnostic, Edit, Fix, Safety, Span
+from kmigrate.names import Names
+from kmigrate.versions import Target
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class NodeEdit:
+    """Replace ``node``'s code with ``replacement`` (source text or a new node)."""
+
+    node: cst.CSTNode
+    replacement: str | cst.CSTNode
+
+
+@dataclass(frozen=True)
+class InsertImport:
+    """Make sure ``statement`` (``from x import y``) is present at the top of the module."""
+
+    statement: str
+
+
+@dataclass(frozen=True)
+class FixSpec:
+    title: str
+    edits: tuple[NodeEdit | InsertImport, ...]
+    safety: Safety | None = None  # None: the rule's declared safety
+
+
+@dataclass
+class _Report:
+    rule: Rule
+    node: cst.CSTNode
+    message: str
+    fix: FixSpec | None
+
+
+class Checker:
+    """Base class of the checkers behind rules. Subclasses define ``visit_<Node>`` methods.
+
+    A checker observes and reports through its :class:`Context`; it never prints, writes or
+    reads configuration. One instance is made per file.
+    """
+
+    #: rule codes this checker may report (filled from the TOML files that name it)
+    codes: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+
+class Context:
+    """What a checker sees of the file under analysis, and how it reports."""
+
+    def __init__(
+        self,
+        path: str,
+        module: cst.Module,
+        names: Names,
+        rules: dict[str, Rule],
+        target: Target,
+    ) -> None:
+        self.path = path
+        self.module = module
+        self.names = names
+        self.rules = rules
+        self.target = target
+        self.ancestors: list[cst.CSTNode] = []
+        self.reports: list[_Report] = []
+        self._positions: object | None = None
+
+    def enabled(self, code: str) -> bool:
+        return code in self.rules
+
+    def parent(self, depth: int = 1) -> cst.CSTNode | None:
+        """The ancestor ``depth`` levels above the node being visited."""
+        index = len(self.ancestors) - 1 - depth
+        return self.ancestors[index] if index >= 0 else None
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def report(
+        self,
+        code: str,
+        node: cst.CSTNode,
+        message: str | None = None,
+        fix: FixSpec | None = None,
+    ) -> None:
+        rule = self.rules.get(code)
+        if rule is None:
+            return
+        if rule.fix == "none":
+            fix = None
+        self.reports.append(_Report(rule, node, message or rule.message, fix))
+
+    def spell(self, target: str) -> tuple[str, tuple[InsertImport, ...]]:
+        """Source text that names canonical ``target`` here, plus any import it needs."""
+        spelled = self.names.spell(target)
+        if spelled is not None:
+            return spelled, ()
+        statement, local = self.names.import_for(target)
+        return local, (InsertImport(statement),)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in _LINE_BREAK.finditer(text):
+        starts.append(m.end())
+    return starts
+
+
+def offset_of(starts: Sequence[int], line: int, column: int) -> int:
+    """Character offset of a 1-based (line, column)."""
+    return starts[line - 1] + column - 1
+
+
+def _import_insertion_line(module: cst.Module, positions: object) -> int:
+    """1-based line before which new imports go: after the last top-level import."""
+    last: cst.CSTNode | None = None
+    first_stmt: cst.CSTNode | None = None
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            small = stmt.body[0] if stmt.body else None
+            if isinstance(small, (cst.Import, cst.ImportFrom)):
+                last = stmt
+                continue
+            if (
+                first_stmt is None
+                and last is None
+                and isinstance(small, cst.Expr)
+                and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString))
+            ):
+                last = stmt  # module docstring
+                continue
+        if first_stmt is None:
+            first_stmt = stmt
+        if last is not None:
+            break
+    if last is not None:
+        return positions[last].end.line + 1  # type: ignore[index]
+    if first_stmt is not None:
+        return positions[first_stmt].start.line  # type: ignore[index]
+    return 1
+
+
+def _present_imports(module: cst.Module) -> set[str]:
+    out = set()
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    out.add(module.code_for_node(small).strip())
+    return out
+
+
+_CHECKER_CACHE: dict[str, type[Checker]] = {}
+
+
+def checker_class(name: str) -> type[Checker]:
+    """``optimizers`` -> the Checker subclass defined in ``kmigrate.checkers.optimizers``."""
+    if name in _CHECKER_CACHE:
+        return _CHECKER_CACHE[name]
+    module_name, _, class_name = name.partition(":")
+    module = importlib.import_module(f"kmigrate.checkers.{module_name}")
+    if class_name:
+        cls = getattr(module, class_name)
+    else:
+        found = [
+            v
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, Checker) and v is not Checker
+            and v.__module__ == module.__name__
+        ]
+        if len(found) != 1:
+            raise LookupError(f"kmigrate.checkers.{module_name} must define exactly one Checker")
+        cls = found[0]
+    _CHECKER_CACHE[name] = cls
+    return cls
+
+
+class _Dispatcher(cst.CSTVisitor):
+    def __init__(self, ctx: Context, checkers: Iterable[Checker]) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.visits: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
+        self.leaves: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
+        for checker in checkers:
+            for attr in dir(type(checker)):
+                if attr.startswith("visit_"):
+                    self.visits[attr[6:]].append(getattr(checker, attr))
+                elif attr.startswith("leave_"):
+                    self.leaves[attr[6:]].append(getattr(checker, attr))
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.ctx.ancestors.append(node)
+        for fn in self.visits.get(type(node).__name__, ()):
+            fn(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        for fn in self.leaves.get(type(original_node).__name__, ()):
+            fn(original_node)
+        self.ctx.ancestors.pop()
+
+
+@dataclass
+class Analysis:
+    """The result of checking one parsed module."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def checkers_for(rules: Iterable[Rule]) -> list[type[Checker]]:
+    names: dict[str, None] = {}
+    for rule in rules:
+        if rule.has_table:
+            names.setdefault("table", None)
+        if rule.checker:
+            names.setdefault(rule.checker, None)
+    return [checker_class(n) for n in names]
+
+
+def analyse(
+    module: cst.Module,
+    path: str,
+    rules: dict[str, Rule],
+    target: Target,
+    names: Names | None = None,
+) -> list[Diagnostic]:
+    """Run every enabled rule over ``module`` in one visit and return its diagnostics."""
+    names = names or Names(module)
+    ctx = Context(path, module, names, rules, target)
+    checkers = [cls(ctx) for cls in checkers_for(rules.values())]
+    if not checkers:
+        return []
+    module.visit(_Dispatcher(ctx, checkers))
+    if not ctx.reports:
+        return []
+    return _materialise(ctx)
+
+
+def _materialise(ctx: Context) -> list[Diagnostic]:
+    module = ctx.module
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    present = _present_imports(module)
+    import_line: int | None = None
+    out: list[Diagnostic] = []
+    seen: set[tuple[str, Span, str]] = set()
+    for rep in ctx.reports:
+        rng = positions[rep.node]
+        span = Span(rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+        fix: Fix | None = None
+        if rep.fix is not None:
+            edits: list[Edit] = []
+            for e in rep.fix.edits:
+                if isinstance(e, NodeEdit):
+                    r = positions[e.node]
+                    text = (
+                        e.replacement
+                        if isinstance(e.replacement, str)
+                        else module.code_for_node(e.replacement)
+                    )
+                    edits.append(
+                        Edit(
+                            Span(r.start.line, r.start.column + 1, r.end.line, r.end.column + 1),
+                            text,
+                        )
+                    )
+                else:
+                    if e.statement in present:
+                        continue
+                    if import_line is None:
+                        import_line = _import_insertion_line(module, positions)
+                    edits.append(
+                        Edit(Span(import_line, 1, import_line, 1), e.statement + module.default_newline)
+                    )
+            fix = Fix(
+                safety=rep.fix.safety or rep.rule.fix,  # type: ignore[arg-type]
+                title=rep.fix.title,
+                edits=tuple(edits),
+            )
+        message = rep.message
+        if ctx.target.unknown and rep.rule.keras.replace(" ", "") not in (">=3.0", ">=3"):
+            message += f" (applies to Keras {rep.rule.keras})"
+        key = (rep.rule.code, span, message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(
+            Diagnostic(
+                path=ctx.path,
+                span=span,
+                code=rep.rule.code,
+                name=rep.rule.name,
+                breaks=rep.rule.breaks,
+                message=message,
+                catalogue=rep.rule.catalogue,
+                fix=fix,
+                source_span=span,
+            )
+        )
+    out.sort(key=Diagnostic.sort_key)
+    return out

@@ -1,0 +1,335 @@
+"""Import tracking: every spelling of a Keras 2 name maps to one canonical ``keras.*`` name.
+
+This module is the only place that knows how Keras can be imported. It scans the import
+statements and simple assignments of a module once (without descending into expressions)
+and then resolves ``Name``/``Attribute`` chains against those bindings.  This is an order of
+magnitude cheaper than libcst's ``QualifiedNameProvider`` and is all the rules need.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import libcst as cst
+
+# Longest first: ``tensorflow.python.keras`` must win over ``tensorflow``.
+KERAS_ORIGINS: tuple[str, ...] = (
+    "tensorflow.compat.v2.keras",
+    "tensorflow.compat.v1.keras",
+    "tensorflow.python.keras",
+    "tensorflow.keras",
+    "tf_keras",
+    "keras",
+)
+# Modules that expose Keras as their ``.keras`` attribute.
+KERAS_PARENTS: tuple[str, ...] = ("tensorflow.compat.v2", "tensorflow.compat.v1", "tensorflow")
+
+
+def keras_origin(raw: str) -> str | None:
+    for origin in KERAS_ORIGINS:
+        if raw == origin or raw.startswith(origin + "."):
+            return origin
+    return None
+
+
+def canonical(raw: str) -> str:
+    """``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``; non-Keras names unchanged."""
+    origin = keras_origin(raw)
+    if origin is None:
+        return raw
+    return "keras" + raw[len(origin) :]
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """The source spelling of a pure Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node: cst.BaseExpression | None) -> str:
+    if node is None:
+        return ""
+    name = dotted(node)
+    return name or ""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """``name`` refers to ``raw`` (a fully qualified name as imported).
+
+    ``instance`` is True when the name holds the result of calling ``raw`` (``opt = Adam()``).
+    """
+
+    raw: str
+    instance: bool = False
+
+    @property
+    def canonical(self) -> str:
+        return canonical(self.raw)
+
+
+_AMBIGUOUS = Binding("<ambiguous>")
+
+
+class _Collector(cst.CSTVisitor):
+    """Collects imports and simple assignments without descending into expressions."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[Binding | None]] = defaultdict(list)
+        self.assignments: list[tuple[str, cst.BaseExpression]] = []
+        self.star_modules: list[str] = []
+
+    # Statements we look into; everything else at expression level is skipped.
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            full = _module_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.events[alias.asname.name.value].append(Binding(full))
+            else:
+                top = full.split(".")[0]
+                self.events[top].append(Binding(top))
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if node.relative:
+            return False
+        module = _module_name(node.module)
+        if isinstance(node.names, cst.ImportStar):
+            self.star_modules.append(module)
+            return False
+        for alias in node.names:
+            name = _module_name(alias.name)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.events[local].append(Binding(f"{module}.{name}"))
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.assignments.append((target.target.value, node.value))
+            else:
+                for name in _target_names(target.target):
+                    self.events[name].append(None)
+        return False
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.assignments.append((node.target.value, node.value))
+        return False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        for name in _target_names(node.target):
+            self.events[name].append(None)
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        for name in _target_names(node.target):
+            self.events[name].append(None)
+        return True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.events[node.name.value].append(None)
+        return True
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.events[node.name.value].append(None)
+        return True
+
+    def visit_Expr(self, node: cst.Expr) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> bool:
+        return False
+
+    def visit_If(self, node: cst.If) -> bool:
+        return True
+
+    def visit_Decorator(self, node: cst.Decorator) -> bool:
+        return False
+
+    def visit_Parameters(self, node: cst.Parameters) -> bool:
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        return False
+
+
+def _target_names(node: cst.BaseExpression) -> list[str]:
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for el in node.elements:
+            out.extend(_target_names(el.value))
+        return out
+    return []
+
+
+class Names:
+    """Resolved bindings of one module."""
+
+    def __init__(self, module: cst.Module) -> None:
+        collector = _Collector()
+        module.visit(collector)
+        self._star_modules = [m for m in collector.star_modules if keras_origin(m)]
+        self._bindings: dict[str, Binding] = {}
+        events = collector.events
+        # Imports first, so that assignments can refer to imported names.
+        self._settle(events)
+        # Assignments may chain (``K = keras.backend``; ``Adam = K...``): iterate to a fixpoint.
+        assigned: dict[str, list[cst.BaseExpression]] = defaultdict(list)
+        for name, value in collector.assignments:
+            assigned[name].append(value)
+        for _ in range(3):
+            changed = False
+            for name, values in assigned.items():
+                resolved: list[Binding | None] = [self._binding_for_value(v) for v in values]
+                merged = self._merge(events.get(name, []) + resolved)
+                if merged != self._bindings.get(name):
+                    changed = True
+                    if merged is None:
+                        self._bindings.pop(name, None)
+                    else:
+                        self._bindings[name] = merged
+            if not changed:
+                break
+        self.origin = self._dominant_origin()
+
+    def _settle(self, events: dict[str, list[Binding | None]]) -> None:
+        for name, evs in events.items():
+            merged = self._merge(evs)
+            if merged is not None:
+                self._bindings[name] = merged
+
+    @staticmethod
+    def _merge(evs: list[Binding | None]) -> Binding | None:
+        if not evs or any(e is None for e in evs):
+            return None
+        first = evs[0]
+        assert first is not None
+        for e in evs[1:]:
+            assert e is not None
+            if e.canonical != first.canonical or e.instance != first.instance:
+                return None
+        return first
+
+    def _binding_for_value(self, value: cst.BaseExpression) -> Binding | None:
+        if isinstance(value, cst.Call):
+            callee = self.raw(value.func)
+            if callee is not None and "<" not in callee:
+                return Binding(callee, instance=True)
+            return None
+        raw = self.raw(value)
+        if raw is None:
+            return None
+        return Binding(raw)
+
+    def _dominant_origin(self) -> str:
+        counts: dict[str, int] = defaultdict(int)
+        for b in self._bindings.values():
+            origin = keras_origin(b.raw)
+            if origin is not None:
+                counts[origin] += 1
+            elif b.raw in KERAS_PARENTS:
+                counts[b.raw + ".keras"] += 1
+        if not counts:
+            return "keras"
+        return max(counts, key=lambda o: (counts[o], o == "tensorflow.keras"))
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def bindings(self) -> dict[str, Binding]:
+        return dict(self._bindings)
+
+    @property
+    def imports_keras(self) -> bool:
+        return any(
+            keras_origin(b.raw) is not None or b.raw in KERAS_PARENTS
+            for b in self._bindings.values()
+        ) or bool(self._star_modules)
+
+    def raw(self, node: cst.BaseExpression) -> str | None:
+        """Fully qualified (as imported) name of a Name/Attribute chain, else None."""
+        parts: list[str] = []
+        while isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+            node = node.value
+        if not isinstance(node, cst.Name):
+            return None
+        binding = self._bindings.get(node.value)
+        if binding is None:
+            if self._star_modules and not parts:
+                return f"{self._star_modules[0]}.{node.value}"
+            return None
+        if binding.instance:
+            if not parts:
+                return None
+            return None
+        base = binding.raw
+        return ".".join([base, *reversed(parts)]) if parts else base
+
+    def resolve(self, node: cst.BaseExpression) -> str | None:
+        """Canonical name (``keras.optimizers.Adam``) of a Name/Attribute chain, else None."""
+        raw = self.raw(node)
+        return canonical(raw) if raw is not None else None
+
+    def resolve_keras(self, node: cst.BaseExpression) -> str | None:
+        """Like :meth:`resolve`, but only for names that come from a Keras package."""
+        raw = self.raw(node)
+        if raw is None or keras_origin(raw) is None:
+            return None
+        return canonical(raw)
+
+    def origin_of(self, node: cst.BaseExpression) -> str | None:
+        raw = self.raw(node)
+        return keras_origin(raw) if raw is not None else None
+
+    def instance_of(self, node: cst.BaseExpression) -> str | None:
+        """For ``opt`` bound by ``opt = keras.optimizers.Adam(...)``: ``keras.optimizers.Adam``."""
+        if isinstance(node, cst.Name):
+            binding = self._bindings.get(node.value)
+            if binding is not None and binding.instance:
+                return binding.canonical
+        return None
+
+    def spell(self, target: str, origin: str | None = None) -> str | None:
+        """An expression that reaches canonical ``target`` with this module's bindings.
+
+        Keras names are spelled through ``origin`` (default: the module's dominant origin),
+        so a ``tf.keras`` module keeps saying ``tf.keras``. Returns None when no binding
+        reaches the name; the caller then adds an import.
+        """
+        origin = origin or self.origin
+        if target == "keras" or target.startswith("keras."):
+            raw_target = origin + target[len("keras") :]
+        else:
+            raw_target = target
+        best: tuple[int, str] | None = None
+        for name, binding in self._bindings.items():
+            if binding.instance:
+                continue
+            raw = binding.raw
+            if raw_target == raw or raw_target.startswith(raw + "."):
+                spelled = name + raw_target[len(raw) :]
+                score = len(raw)
+                if best is None or score > best[0] or (score == best[0] and len(spelled) < len(best[1])):
+                    best = (score, spelled)
+        return best[1] if best else None
+
+    def import_for(self, target: str, origin: str | None = None) -> tuple[str, str]:
+        """(import statement, local name) that binds canonical ``target``."""
+        origin = origin or self.origin
+        raw_target = origin + target[len("keras") :] if target.startswith("keras") else target
+        module, _, name = raw_target.rpartition(".")
+        if not module:
+            return f"import {name}", name
+        return f"from {module} import {name}", name

@@ -1,0 +1,138 @@
+"""Processing of one file, in isolation: read, parse, check, and (optionally) fix."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+from kmigrate.catalogue import Rule
+from kmigrate.diagnostics import Diagnostic, FileError
+from kmigrate.engine import analyse
+from kmigrate.fixes import MAX_ITERATIONS, apply_edits, fixable
+from kmigrate.sources import SourceFile, read_source
+from kmigrate.versions import Target
+
+
+@dataclass(frozen=True)
+class FileResult:
+    display: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    error: FileError | None = None
+    source: SourceFile | None = None
+    fixed_text: str | None = None  # the rewritten text, when fixing changed something
+    fixes_applied: int = 0
+    fixed_codes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed_text is not None
+
+
+def parse(text: str, display: str) -> cst.Module | FileError:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+        return FileError(display, f"cannot parse: {first}", exc.editor_line, exc.editor_column)
+    except (RecursionError, MemoryError):
+        return FileError(display, "cannot parse: source too deeply nested")
+
+
+def _map(source: SourceFile, diags: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    if not source.is_notebook:
+        return tuple(diags)
+    out = []
+    for d in diags:
+        cell, span = source.map_span(d.span)
+        out.append(dataclasses.replace(d, span=span, cell=cell))
+    return tuple(out)
+
+
+def check_text(
+    text: str, display: str, rules: dict[str, Rule], target: Target
+) -> list[Diagnostic] | FileError:
+    module = parse(text, display)
+    if isinstance(module, FileError):
+        return module
+    return analyse(module, display, rules, target)
+
+
+def process_file(
+    path: Path,
+    rules: dict[str, Rule],
+    target: Target,
+    *,
+    fix: bool = False,
+    unsafe: bool = False,
+    display: str | None = None,
+) -> FileResult:
+    display = display or str(path)
+    source = read_source(path, display)
+    if isinstance(source, FileError):
+        return FileResult(display, error=source)
+    return process_source(source, rules, target, fix=fix, unsafe=unsafe)
+
+
+def process_source(
+    source: SourceFile,
+    rules: dict[str, Rule],
+    target: Target,
+    *,
+    fix: bool = False,
+    unsafe: bool = False,
+) -> FileResult:
+    display = source.display
+    first = check_text(source.text, display, rules, target)
+    if isinstance(first, FileError):
+        return FileResult(display, error=source_error(source, first), source=source)
+    if not fix:
+        return FileResult(display, _map(source, first), source=source)
+
+    text = source.text
+    diags = first
+    applied = 0
+    codes: list[str] = []
+    warnings: list[str] = []
+    for _ in range(MAX_ITERATIONS):
+        todo = fixable(diags, unsafe)
+        if not todo:
+            break
+        new_text, n = apply_edits(text, (d.fix.edits for d in todo if d.fix is not None))
+        if new_text == text:
+            break
+        again = check_text(new_text, display, rules, target)
+        if isinstance(again, FileError):
+            warnings.append(
+                f"{display}: fixes for {', '.join(sorted({d.code for d in todo}))} would produce "
+                f"code that does not parse ({again.message}); not applied"
+            )
+            break
+        applied += n
+        codes.extend(d.code for d in todo)
+        text, diags = new_text, again
+    else:
+        if fixable(diags, unsafe):
+            warnings.append(f"{display}: fixes did not converge after {MAX_ITERATIONS} passes")
+    return FileResult(
+        display,
+        _map(source, diags),
+        source=source,
+        fixed_text=text if text != source.text else None,
+        fixes_applied=applied,
+        fixed_codes=tuple(sorted(set(codes))),
+        warnings=tuple(warnings),
+    )
+
+
+def source_error(source: SourceFile, error: FileError) -> FileError:
+    if not source.is_notebook or error.line is None:
+        return error
+    from kmigrate.diagnostics import Span
+
+    cell, span = source.map_span(Span(error.line, error.column or 1, error.line, error.column or 1))
+    where = f"cell {cell}: " if cell is not None else ""
+    return dataclasses.replace(error, message=where + error.message, line=span.line, column=span.column)
