@@ -96,7 +96,8 @@ class FitCallsChecker(Checker):
                 args.append(arg)
             new_method = method[: -len("_generator")]
             call = _calls.with_args(node, args)
-            call = call.with_changes(func=node.func.with_changes(attr=cst.Name(new_method)))  # type: ignore[attr-defined]
+            func = node.func.with_changes(attr=cst.Name(new_method))  # type: ignore[attr-defined]
+            call = call.with_changes(func=func)
             if new_method != "fit" and _calls.keyword(call, "verbose") is None:
                 call = _calls.append(call, "verbose", "0")  # the *_generator default
             fix = FixSpec(f"Call `{new_method}()` with the same arguments", (NodeEdit(node, call),))
@@ -121,12 +122,14 @@ class FitCallsChecker(Checker):
         title = f"Drop {names} (they only affect loading speed)"
         target = self._dataset_constructor(node)
         if target is not None:
-            moved = [a for a in present if _calls.keyword(target, a.keyword.value) is None]  # type: ignore[union-attr]
             new_ctor = target
-            for a in moved:
-                new_ctor = _calls.append(new_ctor, a.keyword.value, a.value)  # type: ignore[union-attr]
+            for a in present:
+                name = a.keyword.value  # type: ignore[union-attr]
+                if _calls.keyword(target, name) is None:  # the constructor's own value wins
+                    new_ctor = _calls.append(new_ctor, name, a.value)
             if _contains(node, target):
-                new_call = _calls.remove(node.deep_replace(target, new_ctor), *WORKER_ARGS)  # type: ignore[arg-type]
+                inner = node.deep_replace(target, new_ctor)
+                new_call = _calls.remove(inner, *WORKER_ARGS)  # type: ignore[arg-type]
                 edits = (NodeEdit(node, new_call),)
             else:
                 edits = (*edits, NodeEdit(target, new_ctor))

@@ -167,6 +167,10 @@ class LossReductionChecker(Checker):
             return FixSpec("Remove the import", (NodeEdit(node, new),))
         line, holder = self.ctx.parent(), self.ctx.parent(2)
         # Only a top-level import line may become empty: an emptied block would not parse.
-        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(holder, cst.Module):
+        if (
+            isinstance(line, cst.SimpleStatementLine)
+            and len(line.body) == 1
+            and isinstance(holder, cst.Module)
+        ):
             return FixSpec("Remove the import", (NodeEdit(node, ""),))
         return None

@@ -129,9 +129,9 @@ class ResetStatesChecker(Checker):
                 f'{indent}{step}if getattr({var}, "stateful", False):{nl}'
                 f"{indent}{step}{step}{var}.reset_states()"
             )
-            fix = FixSpec(
-                "Reset the stateful layers one by one", (NodeEdit(self.ctx.parent(), text),)  # type: ignore[arg-type]
-            )
+            statement = self.ctx.parent()
+            assert statement is not None
+            fix = FixSpec("Reset the stateful layers one by one", (NodeEdit(statement, text),))
         self.ctx.report(
             KM_MODEL,
             node,
