@@ -145,9 +145,21 @@ def _process(run: Run, *, fix: bool) -> list[FileResult]:
     return results
 
 
-def _report(run: Run, results: list[FileResult], command: str, diags: list[Diagnostic], **extra: int) -> Report:
+def _report(
+    run: Run,
+    results: list[FileResult],
+    command: str,
+    diags: list[Diagnostic],
+    fixed: bool = False,
+    **extra: int,
+) -> Report:
     errors = [*run.discovery_errors, *(r.error for r in results if r.error is not None)]
-    sources = {r.display: r.source.text for r in results if r.source is not None}
+    # After --apply the remaining findings point into the rewritten text.
+    sources = {
+        r.display: (r.fixed_text if fixed and r.fixed_text is not None else r.source.text)
+        for r in results
+        if r.source is not None
+    }
     return Report(
         diagnostics=sorted(diags, key=Diagnostic.sort_key),
         errors=errors,
@@ -275,6 +287,7 @@ def fix(
         results,
         "fix",
         remaining if apply else initial,
+        fixed=apply,
         fixes_applied=applied,
         files_changed=len(changed),
     )
