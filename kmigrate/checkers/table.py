@@ -34,18 +34,23 @@ class TableChecker(Checker):
             self.strings += [(rule, e) for e in rule.strings]
 
     # ------------------------------------------------------------ symbols
-    def _symbol_match(self, name: str) -> tuple[Rule, SymbolEntry] | None:
+    def _symbol_match(self, name: str, origin: str | None = None) -> tuple[Rule, SymbolEntry] | None:
         for rule, entry in self.symbols:
+            if entry.origins and origin not in entry.origins:
+                continue
             if name == entry.name or (entry.prefix and name.startswith(entry.name + ".")):
                 return rule, entry
             if "*" in entry.name and fnmatchcase(name, entry.name):
                 return rule, entry
         return None
 
-    def _new_name(self, entry: SymbolEntry, name: str) -> str | None:
+    def _new_name(self, entry: SymbolEntry, name: str, module: bool = False) -> str | None:
+        """The replacement of ``name``; ``module``: ``name`` is the module of a from-import."""
         if entry.replace is None:
             return None
         if entry.prefix and name != entry.name:
+            if entry.collapse:
+                return entry.replace if module else f"{entry.replace}.{name.rsplit('.', 1)[-1]}"
             return entry.replace + name[len(entry.name) :]
         return entry.replace
 
@@ -64,7 +69,7 @@ class TableChecker(Checker):
         if raw is None or keras_origin(raw) is None:
             return
         name = canonical(raw)
-        found = self._symbol_match(name)
+        found = self._symbol_match(name, keras_origin(raw))
         if found is None:
             return
         rule, entry = found
@@ -92,21 +97,50 @@ class TableChecker(Checker):
         module = canonical(module_raw)
         origin = keras_origin(module_raw)
         assert origin is not None
+        found = self._symbol_match(module, origin)
         if isinstance(node.names, cst.ImportStar):
-            found = self._symbol_match(module)
             if found:
                 self._report_import(node, found, module, None, origin)
             return
-        # The module itself (a prefix entry such as keras.layers.experimental.preprocessing).
-        found = self._symbol_match(module)
-        if found is not None:
-            self._report_import(node, found, module, None, origin)
-            return
+        aliases = []
         for alias in node.names:
             name = f"{module}.{dotted(alias.name)}"
-            found = self._symbol_match(name)
-            if found is not None:
-                self._report_import(node, found, name, alias, origin)
+            alias_found = self._symbol_match(name, origin)
+            if alias_found is not None:
+                aliases.append((alias, alias_found, name))
+        # The module itself (a prefix entry such as keras.layers.experimental.preprocessing) is
+        # rewritten as a whole, unless a more specific entry speaks for one of its names.
+        if found is not None and (
+            found[1].replace is not None or not aliases
+        ) and all(a[1][1] is found[1] for a in aliases):
+            self._report_import(node, found, module, None, origin)
+            return
+        if not aliases:
+            return
+        group = self._group_module(module, origin, aliases, len(node.names))
+        for alias, alias_found, name in aliases:
+            self._report_import(node, alias_found, name, alias, origin, group)
+
+    def _group_module(
+        self,
+        module: str,
+        origin: str,
+        aliases: list[tuple[cst.ImportAlias, tuple[Rule, SymbolEntry], str]],
+        count: int,
+    ) -> str | None:
+        """The new module when every imported name moves to it under its own name, else None."""
+        if len(aliases) != count or count < 2:
+            return None
+        targets = set()
+        for alias, (_, entry), name in aliases:
+            new = self._new_name(entry, name)
+            if new is None or new.rpartition(".")[2] != dotted(alias.name):
+                return None
+            targets.add(new.rpartition(".")[0])
+        if len(targets) != 1:
+            return None
+        target = targets.pop()
+        return origin + target[len("keras") :] if target.startswith("keras") else target
 
     def _report_import(
         self,
@@ -115,9 +149,10 @@ class TableChecker(Checker):
         name: str,
         alias: cst.ImportAlias | None,
         origin: str,
+        group: str | None = None,
     ) -> None:
         rule, entry = found
-        new = self._new_name(entry, name)
+        new = self._new_name(entry, name, module=alias is None)
         fix = None
         if new is not None:
             spelled = origin + new[len("keras") :] if new.startswith("keras") else new
@@ -125,6 +160,11 @@ class TableChecker(Checker):
                 fix = FixSpec(
                     rule.fix_title or f"Import from `{new}`",
                     (NodeEdit(node.module, spelled),),  # type: ignore[arg-type]
+                )
+            elif group is not None:
+                fix = FixSpec(
+                    rule.fix_title or f"Import from `{new.rpartition('.')[0]}`",
+                    (NodeEdit(node.module, group),),  # type: ignore[arg-type]
                 )
             elif isinstance(node.names, (list, tuple)) and len(node.names) == 1:
                 new_module, _, new_attr = spelled.rpartition(".")
@@ -150,13 +190,13 @@ class TableChecker(Checker):
             if raw is None or keras_origin(raw) is None:
                 continue
             name = canonical(raw)
-            found = self._symbol_match(name)
+            origin = keras_origin(raw)
+            found = self._symbol_match(name, origin)
             if found is None:
                 continue
             rule, entry = found
-            new = self._new_name(entry, name)
+            new = self._new_name(entry, name, module=True)
             fix = None
-            origin = keras_origin(raw)
             if new is not None and origin is not None and alias.asname is not None:
                 spelled = origin + new[len("keras") :]
                 fix = FixSpec(rule.fix_title or f"Import `{new}`", (NodeEdit(alias.name, spelled),))
