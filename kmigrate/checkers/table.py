@@ -211,9 +211,13 @@ class TableChecker(Checker):
         callee = self.ctx.names.resolve_keras(node.func)
         if callee is None:
             return
+        # The first entry of a rule that matches an argument wins, so an entry without `value`
+        # after entries with values acts as the fallback for the other values.
+        taken: set[tuple[str, str]] = set()
         for rule, entry in self.keywords:
-            if fnmatchcase(callee, entry.callee):
-                self._keyword(node, callee, rule, entry)
+            if (rule.code, entry.name) not in taken and fnmatchcase(callee, entry.callee):
+                if self._keyword(node, callee, rule, entry):
+                    taken.add((rule.code, entry.name))
         for rule, entry in self.defaults:
             if fnmatchcase(callee, entry.callee):
                 self._default(node, callee, rule, entry)
@@ -221,12 +225,12 @@ class TableChecker(Checker):
             if entry.callee == "*" or fnmatchcase(callee, entry.callee):
                 self._string(node, callee, rule, entry)
 
-    def _keyword(self, node: cst.Call, callee: str, rule: Rule, entry: KeywordEntry) -> None:
+    def _keyword(self, node: cst.Call, callee: str, rule: Rule, entry: KeywordEntry) -> bool:
         arg = _calls.keyword(node, entry.name)
         if arg is None:
-            return
+            return False
         if entry.value is not None and self.ctx.code_for(arg.value).strip() != entry.value:
-            return
+            return False
         fix = None
         if entry.rename is not None:
             if _calls.keyword(node, entry.rename) is None:
@@ -246,6 +250,7 @@ class TableChecker(Checker):
             _fmt(entry.message, rule.message, callee=short, keyword=entry.name, new=entry.rename or ""),
             fix,
         )
+        return True
 
     def _default(self, node: cst.Call, callee: str, rule: Rule, entry: DefaultEntry) -> None:
         if _calls.has_double_star(node) or _calls.has_star(node):
