@@ -12,6 +12,19 @@ from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import canonical, dotted, keras_origin
 
 
+class _Comments(cst.CSTVisitor):
+    found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    finder = _Comments()
+    node.visit(finder)
+    return finder.found
+
+
 def _fmt(template: str | None, fallback: str, **values: str) -> str:
     text = template or fallback
     try:
@@ -117,30 +130,50 @@ class TableChecker(Checker):
             return
         if not aliases:
             return
-        group = self._group_module(module, origin, aliases, len(node.names))
+        group = self._group_module(node, module, origin, aliases)
         for alias, alias_found, name in aliases:
             self._report_import(node, alias_found, name, alias, origin, group)
 
     def _group_module(
         self,
+        node: cst.ImportFrom,
         module: str,
         origin: str,
         aliases: list[tuple[cst.ImportAlias, tuple[Rule, SymbolEntry], str]],
-        count: int,
-    ) -> str | None:
-        """The new module when every imported name moves to it under its own name, else None."""
-        if len(aliases) != count or count < 2:
+    ) -> NodeEdit | None:
+        """One edit for a from-import of several names that all end up in one module, else None.
+
+        Only the module changes when every name keeps its own name (formatting is kept);
+        otherwise the statement is written anew, ``old as local`` where a name changes.
+        """
+        names = node.names
+        if not isinstance(names, (list, tuple)) or len(names) < 2 or _has_comment(node):
             return None
-        targets = set()
-        for alias, (_, entry), name in aliases:
-            new = self._new_name(entry, name)
-            if new is None or new.rpartition(".")[2] != dotted(alias.name):
-                return None
-            targets.add(new.rpartition(".")[0])
+        matched = {id(alias): (entry, name) for alias, (_, entry), name in aliases}
+        targets: set[str] = set()
+        parts: list[str] = []
+        renamed = False
+        for alias in names:
+            attr = dotted(alias.name) or ""
+            local = alias.asname.name.value if alias.asname is not None else attr  # type: ignore[union-attr]
+            if id(alias) in matched:
+                entry, name = matched[id(alias)]
+                new = self._new_name(entry, name)
+                if new is None:
+                    return None
+                target, _, new_attr = new.rpartition(".")
+            else:
+                target, new_attr = module, attr
+            targets.add(target)
+            renamed = renamed or new_attr != attr
+            parts.append(new_attr if new_attr == local else f"{new_attr} as {local}")
         if len(targets) != 1:
             return None
         target = targets.pop()
-        return origin + target[len("keras") :] if target.startswith("keras") else target
+        spelled = origin + target[len("keras") :] if target.startswith("keras") else target
+        if not renamed:
+            return NodeEdit(node.module, spelled)  # type: ignore[arg-type]
+        return NodeEdit(node, f"from {spelled} import {', '.join(parts)}")
 
     def _report_import(
         self,
@@ -149,7 +182,7 @@ class TableChecker(Checker):
         name: str,
         alias: cst.ImportAlias | None,
         origin: str,
-        group: str | None = None,
+        group: NodeEdit | None = None,
     ) -> None:
         rule, entry = found
         new = self._new_name(entry, name, module=alias is None)
@@ -162,10 +195,7 @@ class TableChecker(Checker):
                     (NodeEdit(node.module, spelled),),  # type: ignore[arg-type]
                 )
             elif group is not None:
-                fix = FixSpec(
-                    rule.fix_title or f"Import from `{new.rpartition('.')[0]}`",
-                    (NodeEdit(node.module, group),),  # type: ignore[arg-type]
-                )
+                fix = FixSpec(rule.fix_title or f"Import from `{new.rpartition('.')[0]}`", (group,))
             elif isinstance(node.names, (list, tuple)) and len(node.names) == 1:
                 new_module, _, new_attr = spelled.rpartition(".")
                 old_attr = dotted(alias.name)
