@@ -33,6 +33,12 @@ class SymbolEntry:
     prefix: bool = False
     replace: str | None = None
     message: str | None = None
+    # Prefix entries only: the package ``replace`` re-exports everything under the prefix
+    # flat, so ``P.a.b.X`` becomes ``R.X`` and ``from P.a.b import X`` becomes ``from R import X``.
+    collapse: bool = False
+    # Import roots through which the name is broken (``"keras"``, ``"tf_keras"``, ...); empty:
+    # every root. Names the Keras 3 ``tf.keras`` compat namespace still serves leave it out.
+    origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ class Rule:
             "description": self.description,
             "default_enabled": self.default_enabled,
             "fix_safety_note": self.fix_safety_note,
-            "symbols": [vars(e) for e in self.symbols],
+            "symbols": [{**vars(e), "origins": list(e.origins)} for e in self.symbols],
             "keywords": [vars(e) for e in self.keywords],
             "defaults": [vars(e) for e in self.defaults],
             "strings": [
@@ -245,8 +251,18 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         f"{source}: symbol",
         data.get("symbol", []),
         SymbolEntry,
-        {"name": str, "prefix": bool, "replace": str, "message": str},
+        {
+            "name": str,
+            "prefix": bool,
+            "replace": str,
+            "message": str,
+            "collapse": bool,
+            "origins": tuple,
+        },
     )
+    for entry in symbols:
+        if entry.collapse and not (entry.prefix and entry.replace):
+            raise fail(f"symbol {entry.name!r}: collapse needs prefix = true and a replace")
     keywords = _table_entries(
         f"{source}: keyword",
         data.get("keyword", []),

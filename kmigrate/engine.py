@@ -252,12 +252,51 @@ def analyse(
     return _materialise(ctx)
 
 
+def _render_in_place(
+    module: cst.Module, lines: list[str], original: cst.CSTNode, new: cst.CSTNode, rng: object
+) -> str:
+    """Code for ``new`` replacing ``original``, with the block indentation of its lines kept.
+
+    A node rendered on its own loses the indentation of its enclosing block on continuation
+    lines (libcst adds it from the codegen state), so a multi-line call inside a function would
+    be pulled to column 0. Render with the indentation that reproduces the original's text.
+    """
+    from libcst._nodes.internal import CodegenState
+
+    plain = module.code_for_node(new)
+    if "\n" not in plain and "\r" not in plain:
+        return plain
+    start, end = rng.start, rng.end  # type: ignore[attr-defined]
+    line = lines[start.line - 1]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if not indent:
+        return plain
+    original_text = "".join(lines[start.line - 1 : end.line])
+    original_text = original_text[start.column : len(original_text) - len(lines[end.line - 1]) + end.column]
+
+    def render(node: cst.CSTNode) -> str:
+        state = CodegenState(module.default_indent, module.default_newline, indent_tokens=[indent])
+        node._codegen(state)
+        return "".join(state.tokens)
+
+    if module.code_for_node(original) == original_text or render(original) != original_text:
+        return plain
+    return render(new)
+
+
 def _materialise(ctx: Context) -> list[Diagnostic]:
     module = ctx.module
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     present = _present_imports(module)
     import_line: int | None = None
+    cached: list[list[str]] = []
+
+    def source_lines() -> list[str]:
+        if not cached:
+            cached.append(module.code.splitlines(keepends=True))
+        return cached[0]
+
     out: list[Diagnostic] = []
     seen: set[tuple[str, Span, str]] = set()
     for rep in ctx.reports:
@@ -272,7 +311,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
                     text = (
                         e.replacement
                         if isinstance(e.replacement, str)
-                        else module.code_for_node(e.replacement)
+                        else _render_in_place(module, source_lines(), e.node, e.replacement, r)
                     )
                     edits.append(
                         Edit(
