@@ -10,7 +10,7 @@ every checker through :func:`keras_classes`.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,39 +106,43 @@ def _body(node: cst.ClassDef | cst.FunctionDef) -> tuple[cst.BaseStatement, ...]
     return ()
 
 
-class _ClassCollector(cst.CSTVisitor):
-    """Every ClassDef of the module; simple statements hold no classes and are skipped."""
+def _class_defs(statements: Sequence[cst.CSTNode], out: list[cst.ClassDef]) -> None:
+    """Every ClassDef among ``statements`` and the blocks nested in them, in source order.
 
-    def __init__(self) -> None:
-        self.classes: list[cst.ClassDef] = []
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.classes.append(node)
-        return True
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-        return False
-
-    def visit_Decorator(self, node: cst.Decorator) -> bool:
-        return False
-
-    def visit_Parameters(self, node: cst.Parameters) -> bool:
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        return False
+    Walks statements by hand (simple statements hold no classes): a libcst visitor would also
+    descend into every expression.
+    """
+    for stmt in statements:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        if isinstance(stmt, cst.ClassDef):
+            out.append(stmt)
+        for attr in ("body", "orelse", "finalbody"):
+            child = getattr(stmt, attr, None)
+            if isinstance(child, (cst.IndentedBlock, cst.Else, cst.Finally)):
+                child = child.body
+            if isinstance(child, cst.IndentedBlock):
+                child = child.body
+            if isinstance(child, cst.If):
+                _class_defs((child,), out)
+            elif isinstance(child, (tuple, list)):
+                _class_defs(child, out)
+        for attr in ("handlers", "cases"):
+            for part in getattr(stmt, attr, ()) or ():
+                body = part.body
+                _class_defs(body.body if isinstance(body, cst.IndentedBlock) else (), out)
 
 
 class KerasClasses:
     """The Keras classes of one module, by node and by name."""
 
     def __init__(self, ctx: Context) -> None:
-        collector = _ClassCollector()
-        ctx.module.visit(collector)
+        found: list[cst.ClassDef] = []
+        _class_defs(ctx.module.body, found)
         names = ctx.names
-        defined = {c.name.value: c for c in collector.classes}
+        defined = {c.name.value: c for c in found}
         own: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        for cls in collector.classes:
+        for cls in found:
             keras_bases: list[str] = []
             local: list[str] = []
             for base in cls.bases:
@@ -158,15 +162,15 @@ class KerasClasses:
             for name, (kbases, local) in own.items():
                 if name in kinds:
                     continue
-                found = _first_kind(kbases, local, kinds)
-                if found is not None:
-                    kinds[name] = found
+                settled = _first_kind(kbases, local, kinds)
+                if settled is not None:
+                    kinds[name] = settled
                     changed = True
             if not changed:
                 break
         self._by_node: dict[int, KerasClass] = {}
         self._by_name: dict[str, KerasClass] = {}
-        for cls in collector.classes:
+        for cls in found:
             name = cls.name.value
             if name not in kinds:
                 continue

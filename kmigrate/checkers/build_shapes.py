@@ -8,10 +8,12 @@ is reached through ``tf.TensorShape(s)``, which accepts a tuple.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from kmigrate.checkers._classes import keras_classes
-from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
+from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 
 KM_BUILD_SHAPE = "KM324"
 METHODS = ("build", "compute_output_shape")
@@ -25,51 +27,33 @@ SHAPE_METHODS = frozenset(
 )
 
 
-class _Rebinds(cst.CSTVisitor):
-    """Whether the shape parameter is rebound (then it may well be a TensorShape again)."""
+@dataclass
+class _Frame:
+    """One ``build``/``compute_output_shape``: its shape parameter and the findings in it."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.rebound = False
-
-    def _check(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name) and target.value == self.name:
-            self.rebound = True
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._check(el.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._check(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._check(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._check(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._check(node.name)  # type: ignore[arg-type]
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._check(node.target)
+    name: str
+    rebound: bool = False
+    pending: list[tuple[cst.CSTNode, str, FixSpec]] = field(default_factory=list)
 
 
 class BuildShapeChecker(Checker):
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    """Collects during the shared visit; reports when the method ends, unless the shape
+    parameter was rebound in it (then it may well be a TensorShape again)."""
+
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._shape: list[str | None] = []  # stack: the shape parameter of each enclosing def
+        self._frames: list[_Frame | None] = []  # one per enclosing def
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._shape.append(self._shape_param(node))
+        self._frames.append(self._frame_for(node))
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._shape.pop()
+        frame = self._frames.pop()
+        if frame is not None and not frame.rebound:
+            for where, message, fix in frame.pending:
+                self.ctx.report(KM_BUILD_SHAPE, where, message, fix)
 
-    def _shape_param(self, node: cst.FunctionDef) -> str | None:
+    def _frame_for(self, node: cst.FunctionDef) -> _Frame | None:
         if node.name.value not in METHODS or not self.ctx.enabled(KM_BUILD_SHAPE):
             return None
         owner = self.ctx.parent(2)
@@ -79,15 +63,41 @@ class BuildShapeChecker(Checker):
         if info is None or info.kind == "metric":
             return None
         params = node.params.params
-        if len(params) != 2:
-            return None
-        name = params[1].name.value
-        rebinds = _Rebinds(name)
-        node.body.visit(rebinds)
-        return None if rebinds.rebound else name
+        return _Frame(params[1].name.value) if len(params) == 2 else None
 
+    # ------------------------------------------------------------ rebinding
+    def _bind(self, target: cst.BaseExpression) -> None:
+        frame = self._frames[-1] if self._frames else None
+        if frame is None:
+            return
+        if isinstance(target, cst.Name) and target.value == frame.name:
+            frame.rebound = True
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._bind(el.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind(node.name)  # type: ignore[arg-type]
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+    # ------------------------------------------------------------ findings
     def _current(self) -> str | None:
-        return self._shape[-1] if self._shape else None
+        frame = self._frames[-1] if self._frames else None
+        return frame.name if frame is not None else None
 
     def _is_shape(self, node: cst.BaseExpression) -> bool:
         name = self._current()
@@ -100,12 +110,13 @@ class BuildShapeChecker(Checker):
         return "build"
 
     def _report(self, node: cst.CSTNode, what: str, new: str, imports: tuple[InsertImport, ...] = ()) -> None:
-        self.ctx.report(
-            KM_BUILD_SHAPE,
+        frame = self._frames[-1]
+        assert frame is not None
+        frame.pending.append((
             node,
             f"Keras 3 passes `{self._method_name()}` a tuple, not a `TensorShape`: {what}",
             FixSpec(f"Use the tuple form `{new}`", (NodeEdit(node, new), *imports)),
-        )
+        ))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if self._current() is None:

@@ -13,6 +13,8 @@ Shapes, dtypes and ``is None`` tests are static and never flagged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from kmigrate.checkers._classes import KerasClass, keras_classes
@@ -65,18 +67,8 @@ class _Tensors:
                 return any(self.is_tensor(a.value) for a in node.args)
         return False
 
-    def learn(self, body: cst.CSTNode) -> None:
+    def learn(self, assigns: list[cst.Assign]) -> None:
         """Add local names assigned tensors (flow-insensitive, only ever adding)."""
-        assigns: list[cst.Assign] = []
-
-        class Collect(cst.CSTVisitor):
-            def visit_Assign(self, node: cst.Assign) -> None:
-                assigns.append(node)
-
-            def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-                return False
-
-        body.visit(Collect())
         for _ in range(3):
             before = len(self.names)
             for a in assigns:
@@ -86,6 +78,17 @@ class _Tensors:
                             self.names.add(t.target.value)
             if len(self.names) == before:
                 break
+
+
+@dataclass
+class _Frame:
+    """What the main visit collected in one ``call`` (or ``__init__``) of a Keras class."""
+
+    cls: KerasClass
+    func: cst.FunctionDef
+    assigns: list[cst.Assign] = field(default_factory=list)
+    tests: list[tuple[str, cst.BaseExpression]] = field(default_factory=list)
+    eager_candidates: list[cst.Call] = field(default_factory=list)
 
 
 def _tensor_params(func: cst.FunctionDef) -> set[str]:
@@ -104,97 +107,121 @@ def _tensor_params(func: cst.FunctionDef) -> set[str]:
     return out
 
 
-class _Scan(cst.CSTVisitor):
-    """Control-flow tests on tensors and eager-only constructs in a ``call`` body."""
+class CallGraphChecker(Checker):
+    """Collects during the shared visit; judges when a ``call`` or a class ends."""
 
-    def __init__(self, tensors: _Tensors) -> None:
-        self.tensors = tensors
-        self.tests: list[tuple[str, cst.BaseExpression]] = []
-        self.eager: list[cst.CSTNode] = []
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._frames: list[_Frame | None] = []  # one per enclosing def; None: not a Keras call
+        self._eager: set[str] = set()  # classes whose call needs eager values
+        self._dynamic: set[str] = set()  # classes passing dynamic=True to super().__init__
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # nested functions may be tf.function-decorated: not ours to judge
+    def _on(self) -> bool:
+        return self.ctx.enabled(KM_CONTROL_FLOW) or self.ctx.enabled(KM_EAGER_ONLY)
+
+    def _frame(self) -> _Frame | None:
+        return self._frames[-1] if self._frames else None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        frame = None
+        owner = self.ctx.parent(2)
+        if (
+            node.name.value == "call"
+            and self._on()
+            and isinstance(self.ctx.parent(), cst.IndentedBlock)
+            and isinstance(owner, cst.ClassDef)
+        ):
+            classes = keras_classes(self.ctx)
+            info = classes.of(owner) if classes else None
+            if info is not None and info.kind != "metric":
+                frame = _Frame(info, node)
+        # Nested functions may be tf.function-decorated: not ours to judge.
+        self._frames.append(frame)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        frame = self._frame()
+        if frame is not None:
+            frame.assigns.append(node)
 
     def visit_If(self, node: cst.If) -> None:
-        if self.tensors.is_tensor(node.test):
-            self.tests.append(("if {}", node.test))
+        frame = self._frame()
+        if frame is not None:
+            frame.tests.append(("if {}", node.test))
 
     def visit_While(self, node: cst.While) -> None:
-        if self.tensors.is_tensor(node.test):
-            self.tests.append(("while {}", node.test))
+        frame = self._frame()
+        if frame is not None:
+            frame.tests.append(("while {}", node.test))
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        if self.tensors.is_tensor(node.test):
-            self.tests.append(("... if {} else ...", node.test))
+        frame = self._frame()
+        if frame is not None:
+            frame.tests.append(("... if {} else ...", node.test))
 
     def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args:
-            self.eager.append(node)
-            return
-        name = self.tensors.ctx.names.resolve(func) or ""
-        plain = isinstance(func, cst.Name) and func.value in ("float", "int")
-        if (name.startswith("numpy.") or plain) and any(self.tensors.is_tensor(a.value) for a in node.args):
-            self.eager.append(node)
+        frame = self._frame()
+        if frame is not None:
+            frame.eager_candidates.append(node)
 
-
-class CallGraphChecker(Checker):
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if not (self.ctx.enabled(KM_CONTROL_FLOW) or self.ctx.enabled(KM_EAGER_ONLY)):
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if not (
+            node.keyword is not None
+            and node.keyword.value == "dynamic"
+            and isinstance(node.value, cst.Name)
+            and node.value.value == "True"
+            and self._on()
+        ):
             return
         classes = keras_classes(self.ctx)
-        info = classes.of(node) if classes else None
-        if info is None or info.kind == "metric":
+        method = classes.enclosing_method(self.ctx) if classes else None
+        if method is not None and method.name == "__init__":
+            self._dynamic.add(method.cls.name)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        frame = self._frames.pop()
+        if frame is None:
+            return
+        tensors = _Tensors(self.ctx, _tensor_params(node))
+        tensors.learn(frame.assigns)
+        for form, test in frame.tests:
+            if not tensors.is_tensor(test):
+                continue
+            shown = form.format(self.ctx.code_for(test))
+            self.ctx.report(
+                KM_CONTROL_FLOW,
+                test,
+                f"Keras 3 does not convert `call` with autograph: `{shown}` on a tensor raises "
+                "`OperatorNotAllowedInGraphError` when the layer is traced (functional construction, "
+                "`fit`, `predict`)",
+            )
+        if any(self._eager_only(call, tensors) for call in frame.eager_candidates):
+            self._eager.add(frame.cls.name)
+
+    def _eager_only(self, node: cst.Call, tensors: _Tensors) -> bool:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args:
+            return True
+        plain = isinstance(func, cst.Name) and func.value in ("float", "int")
+        if not plain and not (self.ctx.names.resolve(func) or "").startswith("numpy."):
+            return False
+        return any(tensors.is_tensor(a.value) for a in node.args)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        name = node.name.value
+        if name not in self._eager and name not in self._dynamic:
+            return
+        classes = keras_classes(self.ctx)
+        info = classes.of(node)
+        if info is None or info.kind != "layer":
+            return
+        if classes.find_method(info, "compute_output_shape") or classes.find_method(info, "compute_output_spec"):
             return
         call = info.own_method("call")
-        scan = None
-        if call is not None:
-            tensors = _Tensors(self.ctx, _tensor_params(call))
-            tensors.learn(call.body)
-            scan = _Scan(tensors)
-            call.body.visit(scan)
-            for form, test in scan.tests:
-                shown = form.format(self.ctx.code_for(test))
-                self.ctx.report(
-                    KM_CONTROL_FLOW,
-                    test,
-                    f"Keras 3 does not convert `call` with autograph: `{shown}` on a tensor raises "
-                    "`OperatorNotAllowedInGraphError` "
-                    "when the layer is traced (functional construction, `fit`, `predict`)",
-                )
-        if info.kind != "layer":
-            return
-        dynamic = self._dynamic_true(info)
-        eager = bool(scan and scan.eager)
-        if not (eager or dynamic) or classes.find_method(info, "compute_output_shape") is not None:
-            return
-        if classes.find_method(info, "compute_output_spec") is not None:
-            return
-        why = "its `call` needs eager values" if eager else "it was marked `dynamic=True`"
+        why = "its `call` needs eager values" if name in self._eager else "it was marked `dynamic=True`"
         self.ctx.report(
             KM_EAGER_ONLY,
             call.name if call is not None else node.name,
-            f"Keras 3 traces every layer symbolically and {why}: using `{info.name}` in a functional "
+            f"Keras 3 traces every layer symbolically and {why}: using `{name}` in a functional "
             "model raises `NotImplementedError: Could not automatically infer the output shape` until "
             "it implements `compute_output_shape` (and `fit` needs `compile(run_eagerly=True)`)",
         )
-
-    def _dynamic_true(self, info: KerasClass) -> bool:
-        init = info.own_method("__init__")
-        if init is None:
-            return False
-        found = False
-
-        class Find(cst.CSTVisitor):
-            def visit_Arg(self, node: cst.Arg) -> None:
-                nonlocal found
-                if (
-                    node.keyword is not None
-                    and node.keyword.value == "dynamic"
-                    and isinstance(node.value, cst.Name)
-                    and node.value.value == "True"
-                ):
-                    found = True
-
-        init.body.visit(Find())
-        return found

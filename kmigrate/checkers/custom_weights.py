@@ -174,7 +174,13 @@ class CustomWeightsChecker(Checker):
                 call = _calls.append(call, "aggregation", f'"{aggregation}"')
                 assert isinstance(call.func, cst.Attribute)
                 call = call.with_changes(func=call.func.with_changes(attr=cst.Name("add_variable")))
-            fix = FixSpec("Pass `add_weight` arguments by keyword with an explicit initializer", (NodeEdit(node, call),))
+            # Keras 2's missing initializer drew a random value that survived until the first
+            # reset_state() (after the first fit epoch or evaluate): zeros is the intent, not a copy.
+            fix = FixSpec(
+                "Pass `add_weight` arguments by keyword with an explicit initializer",
+                (NodeEdit(node, call),),
+                "unsafe" if no_init else None,
+            )
         if legacy_name:
             message = (
                 f"Keras 3's `Metric.add_weight` takes `shape` first: the positional name "
@@ -184,7 +190,7 @@ class CustomWeightsChecker(Checker):
         elif no_init:
             message = (
                 "Keras 3's `Metric.add_weight` has no default initializer: it raises `ValueError` "
-                "(Keras 2 drew a random value that `reset_state()` then zeroed)"
+                "(Keras 2 drew a random starting value that the first `reset_state()` zeroed)"
             )
             where = node
         else:
