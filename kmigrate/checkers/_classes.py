@@ -159,10 +159,10 @@ class KerasClasses:
         kinds: dict[str, tuple[Kind, str]] = {}
         for _ in range(len(own) + 1):
             changed = False
-            for name, (kbases, local) in own.items():
+            for name, (kbases, lbases) in own.items():
                 if name in kinds:
                     continue
-                settled = _first_kind(kbases, local, kinds)
+                settled = _first_kind(kbases, lbases, kinds)
                 if settled is not None:
                     kinds[name] = settled
                     changed = True
@@ -174,9 +174,9 @@ class KerasClasses:
             name = cls.name.value
             if name not in kinds:
                 continue
-            kind, base = kinds[name]
-            kbases, local = own[name]
-            info = KerasClass(cls, kind, base, tuple(b for b in local if b in kinds), kbases)
+            kind, keras_base = kinds[name]
+            kbases, lbases = own[name]
+            info = KerasClass(cls, kind, keras_base, tuple(b for b in lbases if b in kinds), kbases)
             self._by_node[id(cls)] = info
             if defined.get(name) is cls:
                 self._by_name[name] = info

@@ -8,6 +8,7 @@ is reached through ``tf.TensorShape(s)``, which accepts a tuple.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -89,7 +90,7 @@ class BuildShapeChecker(Checker):
         self._bind(node.target)
 
     def visit_AsName(self, node: cst.AsName) -> None:
-        self._bind(node.name)  # type: ignore[arg-type]
+        self._bind(node.name)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind(node.target)
@@ -166,7 +167,7 @@ class BuildShapeChecker(Checker):
         )
 
 
-def _as_tuple(node: cst.List, code_for) -> str:  # type: ignore[no-untyped-def]
+def _as_tuple(node: cst.List, code_for: Callable[[cst.CSTNode], str]) -> str:
     items = [("*" if isinstance(el, cst.StarredElement) else "") + code_for(el.value)
              for el in node.elements]
     if len(items) == 1:

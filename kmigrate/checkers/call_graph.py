@@ -43,6 +43,15 @@ class _Tensors:
     def __init__(self, ctx: Context, names: set[str]) -> None:
         self.ctx = ctx
         self.names = names
+        self.params = frozenset(names)
+
+    def is_tensor_test(self, node: cst.BaseExpression) -> bool:
+        """A tensor used as a condition; the bare truth of a parameter is not judged, since a
+        parameter may as well hold a list of tensors (``if states:``)."""
+        bare = node.expression if isinstance(node, cst.UnaryOperation) else node
+        if isinstance(bare, cst.Name) and bare.value in self.params:
+            return False
+        return self.is_tensor(node)
 
     def is_tensor(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Name):
@@ -184,7 +193,7 @@ class CallGraphChecker(Checker):
         tensors = _Tensors(self.ctx, _tensor_params(node))
         tensors.learn(frame.assigns)
         for form, test in frame.tests:
-            if not tensors.is_tensor(test):
+            if not tensors.is_tensor_test(test):
                 continue
             shown = form.format(self.ctx.code_for(test))
             self.ctx.report(

@@ -9,6 +9,7 @@ are put back into ``kwargs`` at the top of ``call``, which is what Keras 2 did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -27,6 +28,8 @@ class _Uses:
 
     reads: list[tuple[cst.BaseExpression, str]] = field(default_factory=list)
     other: bool = False  # forwarded, iterated, written, or read with a non-literal key
+    # ``training = kwargs.get("training")`` lines (by id of the read) that become no-ops
+    no_ops: dict[int, cst.SimpleStatementLine] = field(default_factory=dict)
 
 
 class _KwargsUses(cst.CSTVisitor):
@@ -38,6 +41,22 @@ class _KwargsUses(cst.CSTVisitor):
     def _key(self, node: cst.BaseExpression) -> str | None:
         value = _calls.string_value(node)
         return value if value in KEYS else None
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        if len(node.body) < 2:
+            return  # deleting the only statement would leave an empty block
+        for stmt in node.body:
+            if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+                continue
+            assign = stmt.body[0]
+            if (
+                isinstance(assign, cst.Assign)
+                and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)
+                and assign.targets[0].target.value in KEYS
+                and isinstance(assign.value, (cst.Call, cst.Subscript))
+            ):
+                self.uses.no_ops[id(assign.value)] = stmt
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -102,7 +121,7 @@ class CallKwargsChecker(Checker):
         keys = tuple(k for k in KEYS if any(key == k for _, key in reads))
         if not keys:
             return
-        fix = self._fix(node, kwargs, keys, reads, uses.other)
+        fix = self._fix(node, kwargs, keys, reads, uses.other, uses.no_ops)
         for read, key in reads:
             self.ctx.report(
                 KM_CALL_KWARGS,
@@ -121,6 +140,7 @@ class CallKwargsChecker(Checker):
         keys: tuple[str, ...],
         reads: list[tuple[cst.BaseExpression, str]],
         keep_dict: bool,
+        no_ops: dict[int, cst.SimpleStatementLine],
     ) -> FixSpec:
         ctx = self.ctx
         edits: list[NodeEdit] = [NodeEdit(func.params, _with_params(func.params, keys))]
@@ -141,12 +161,18 @@ class CallKwargsChecker(Checker):
             title = "Add explicit " + " and ".join(f"`{k}=None`" for k in keys) + f" and put them back into `{kwargs}`"
         else:
             for read, key in reads:
-                edits.append(NodeEdit(read, _replacement(read, key, ctx.code_for)))
+                line = no_ops.get(id(read))
+                target = line.body[0].targets[0].target if line is not None else None  # type: ignore[union-attr]
+                replacement = _replacement(read, key, ctx.code_for)
+                if line is not None and isinstance(target, cst.Name) and target.value == replacement:
+                    edits.append(NodeEdit(line, ""))  # `training = training` would be a no-op
+                else:
+                    edits.append(NodeEdit(read, replacement))
             title = "Add explicit " + " and ".join(f"`{k}=None`" for k in keys) + " parameters and read them"
         return FixSpec(title, tuple(edits))
 
 
-def _replacement(read: cst.BaseExpression, key: str, code_for) -> str:  # type: ignore[no-untyped-def]
+def _replacement(read: cst.BaseExpression, key: str, code_for: Callable[[cst.CSTNode], str]) -> str:
     # Keras 2 always put ``training`` into **kwargs (None when unknown), so a default given to
     # ``.get``/``.pop`` was never used; ``mask`` was only present when there was a mask.
     if key == "mask" and isinstance(read, cst.Call) and len(read.args) == 2:

@@ -42,7 +42,7 @@ def _is_slash_name(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.FormattedString):
         return any(isinstance(p, cst.FormattedStringText) and "/" in p.value for p in node.parts)
     if isinstance(node, cst.ConcatenatedString):
-        return _is_slash_name(node.left) or _is_slash_name(node.right)  # type: ignore[arg-type]
+        return _is_slash_name(node.left) or _is_slash_name(node.right)
     return False
 
 
