@@ -60,6 +60,16 @@ class Boost(keras.layers.Layer):
         return self.inner(x, **kwargs)
 '''
 
+BOOST_LOCAL = HEADER + '''
+class Boost(keras.layers.Layer):
+    """Scales its input while training, through a local `training` variable."""
+
+    def call(self, inputs, **kwargs):
+        training = kwargs.get("training", False)
+        scale = 1.5 if training else 1.0
+        return inputs * scale
+'''
+
 CALL_TRAINING = """
 x = np.arange(6, dtype="float32").reshape(2, 3)
 layer = Boost()
@@ -67,10 +77,10 @@ RESULT = {"train": layer(x, training=True), "infer": layer(x, training=False), "
 """
 
 
-@pytest.mark.parametrize("layer", [BOOST, BOOST_FORWARDING], ids=["reads", "forwards"])
+@pytest.mark.parametrize("layer", [BOOST, BOOST_LOCAL, BOOST_FORWARDING], ids=["reads", "local", "forwards"])
 def test_call_kwargs_training_fix(layer: str, keras_runner, fix_code) -> None:
     fixed = fix_code(layer, select=("KM115",))
-    assert "training=None, **kwargs" in fixed
+    assert "training=None, **kwargs" in fixed and "training = training" not in fixed
     for probe in (CALL_TRAINING, FIT.replace("LAYER", "Boost()")):
         k2 = keras_runner.k2(layer + probe)
         assert close(keras_runner.k3(fixed + probe), k2)

@@ -181,7 +181,8 @@ class LayerInitChecker(Checker):
         where = "`super().__init__`" if method is not None else f"`{self.ctx.code_for(node.func)}`"
         message = f"Keras 3 rejects `{key}=` passed to {where} with `ValueError: Unrecognized keyword arguments`"
         fix: FixSpec | None = None
-        if key == "implementation" or (key in ("batch_size",) and not _has_shape(node)):
+        none = isinstance(arg.value, cst.Name) and arg.value.value == "None"
+        if key == "implementation" or (key == "batch_size" and not _has_shape(node)) or (key == "weights" and none):
             # Keras 2's base layer accepted and ignored these here.
             fix = FixSpec(f"Remove `{key}=` (Keras 2 ignored it)", (NodeEdit(node, _calls.remove(node, key)),), "safe")
         elif key in ("input_dim", "input_length") and short in RNN:
