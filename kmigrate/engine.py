@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from kmigrate.catalogue import Rule
@@ -49,6 +50,22 @@ class _Report:
     node: cst.CSTNode
     message: str
     fix: FixSpec | None
+    indent: str = ""  # indentation of the block the report was made in
+
+
+def render(module: cst.Module, node: cst.CSTNode, indent: str = "") -> str:
+    """Source of ``node`` as it reads inside a block indented by ``indent``.
+
+    ``Module.code_for_node`` renders at column 0, which drops the block's indentation from the
+    continuation lines of a multi-line call inside a function.
+    """
+    state = CodegenState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        indent_tokens=[indent] if indent else [],
+    )
+    node._codegen(state)
+    return "".join(state.tokens)
 
 
 class Checker:
@@ -93,8 +110,17 @@ class Context:
         index = len(self.ancestors) - 1 - depth
         return self.ancestors[index] if index >= 0 else None
 
+    def indent(self) -> str:
+        """The indentation of the block the node being visited is in."""
+        return "".join(
+            a.indent if a.indent is not None else self.module.default_indent
+            for a in self.ancestors
+            if isinstance(a, cst.IndentedBlock)
+        )
+
     def code_for(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        """Source of ``node`` (in the block being visited)."""
+        return render(self.module, node, self.indent())
 
     def report(
         self,
@@ -108,7 +134,7 @@ class Context:
             return
         if rule.fix == "none":
             fix = None
-        self.reports.append(_Report(rule, node, message or rule.message, fix))
+        self.reports.append(_Report(rule, node, message or rule.message, fix, self.indent()))
 
     def spell(
         self, target: str, like: cst.BaseExpression | None = None
