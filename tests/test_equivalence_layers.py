@@ -132,3 +132,60 @@ def test_hard_sigmoid_k2_survives_keras3_save_and_load(keras_runner, fix_code, t
     after = fix_code(before, select=("KM105",))
     first, reloaded = keras_runner.k3(after)
     assert _close(first, reloaded, 0.0)
+
+
+FUNCTIONAL_TF_OPS = """
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+a = keras.Input((3, 4))
+b = keras.Input((3, 4))
+x = tf.concat([a, b], -1)
+s = tf.reduce_sum(x, axis=1)
+outs = [
+    s,
+    tf.reduce_max(x, axis=[1, 2]),
+    tf.reduce_mean(x, 1, keepdims=True),
+    tf.gather(x, 1, axis=1),
+    tf.gather(s, [0, 1]),
+    tf.nn.softmax(s),
+    tf.nn.log_softmax(s, axis=0),
+    tf.expand_dims(s, 1),
+    tf.transpose(x, [0, 2, 1]),
+    tf.transpose(x),
+    tf.squeeze(tf.expand_dims(s, -1)),
+    tf.nn.gelu(s),
+    tf.nn.leaky_relu(s),
+    tf.stack([s, s]),
+    tf.cumsum(s),
+    tf.clip_by_value(s, -0.5, 0.5),
+    tf.maximum(s, 0.1),
+    tf.reshape(x, (-1, 24)),
+    tf.tile(s, [1, 2]),
+    tf.where(s > 0, s, -s),
+    tf.cast(s > 0, tf.float32),
+    tf.math.log(tf.nn.sigmoid(s)),
+    tf.pad(s, [[0, 0], [1, 2]]),
+    tf.matmul(a, tf.transpose(b, [0, 2, 1])),
+    tf.image.resize(tf.expand_dims(x, -1), (2, 2)),
+]
+model = keras.Model([a, b], outs)
+rng = np.random.RandomState(0)
+A = rng.randn(5, 3, 4).astype("float32")
+B = rng.randn(5, 3, 4).astype("float32")
+RESULT = [np.asarray(o).tolist() for o in model([A, B])]
+"""
+
+
+def test_tf_ops_rewritten_to_keras_ops_reproduce_keras2(keras_runner, fix_code) -> None:
+    after = fix_code(FUNCTIONAL_TF_OPS, select=("KM308",))
+    assert after.count("keras.ops.") >= 20 and "keras.layers.Lambda(lambda t: tf.image.resize" in after
+    k2 = keras_runner.k2(FUNCTIONAL_TF_OPS)
+    k3 = keras_runner.k3(after)
+    assert len(k2) == len(k3)
+    for i, (left, right) in enumerate(zip(k2, k3)):
+        assert np.asarray(left).shape == np.asarray(right).shape, i
+        assert _close(left, right, 1e-5), i
+    with pytest.raises(SnippetError, match="KerasTensor cannot be used as input to a TensorFlow function"):
+        keras_runner.k3(FUNCTIONAL_TF_OPS)
