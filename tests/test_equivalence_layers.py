@@ -189,3 +189,20 @@ def test_tf_ops_rewritten_to_keras_ops_reproduce_keras2(keras_runner, fix_code) 
         assert _close(left, right, 1e-5), i
     with pytest.raises(SnippetError, match="KerasTensor cannot be used as input to a TensorFlow function"):
         keras_runner.k3(FUNCTIONAL_TF_OPS)
+
+
+def test_embedding_input_length_fix_builds_the_model_as_keras2_did(keras_runner, fix_code) -> None:
+    before = (
+        "from tensorflow import keras\n"
+        "from tensorflow.keras.layers import Dense, Embedding, Flatten\n"
+        "model = keras.Sequential([Embedding(1000, 8, input_length=10), Flatten(), Dense(1)])\n"
+        "other = keras.Sequential()\n"
+        "other.add(Embedding(50, 4, input_length=7))\n"
+        "RESULT = [model.count_params(), list(model.output_shape), other.count_params(),\n"
+        "          [list(l.output.shape) for l in model.layers]]\n"
+    )
+    after = fix_code(before, select=("KM306",))
+    assert "input_length" not in after
+    assert keras_runner.k3(after) == keras_runner.k2(before)
+    with pytest.raises(SnippetError, match="built"):
+        keras_runner.k3(before)
