@@ -206,3 +206,30 @@ def test_embedding_input_length_fix_builds_the_model_as_keras2_did(keras_runner,
     assert keras_runner.k3(after) == keras_runner.k2(before)
     with pytest.raises(SnippetError, match="built"):
         keras_runner.k3(before)
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ("RESULT = [keras.layers.ThresholdedReLU(theta=0.5)(x), keras.layers.ThresholdedReLU()(x),\n"
+         "          keras.layers.ThresholdedReLU(2.0)(x), keras.layers.ThresholdedReLU(theta=0.0)(x)]\n", "KM314"),
+        ("img = np.arange(2 * 6 * 6 * 1, dtype='float32').reshape(2, 6, 6, 1)\n"
+         "RESULT = [keras.layers.AveragePooling2D()(img).numpy().ravel(),\n"
+         "          keras.layers.AveragePooling1D()(img[:, :, 0]).numpy().ravel()]\n", "KM313"),
+        ("scores = np.linspace(-3, 3, 12, dtype='float32').reshape(2, 6)\n"
+         "mask = tf.constant([[1, 1, 1, 0, 0, 0], [1, 0, 1, 0, 1, 0]]) > 0\n"
+         "RESULT = keras.layers.Softmax(robust_masking=True)(scores, mask=mask)\n", "KM315"),
+    ],
+    ids=["thresholded-relu", "average-pooling", "softmax-robust-masking"],
+)
+def test_removed_layer_rewrites_reproduce_keras2(body, code, keras_runner, fix_code) -> None:
+    # `import keras`: Keras 3's tf.keras namespace keeps a legacy ThresholdedReLU, keras.layers not.
+    before = "import numpy as np\nimport tensorflow as tf\nimport keras\n" + GRID + body
+    after = fix_code(before, select=(code,))
+    assert after != before
+    k2 = keras_runner.k2(before)
+    k3 = keras_runner.k3(after)
+    for left, right in zip(k2, k3) if code != "KM315" else [(k2, k3)]:
+        assert _close(left, right)
+    with pytest.raises(SnippetError):
+        keras_runner.k3(before)

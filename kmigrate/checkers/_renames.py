@@ -43,6 +43,8 @@ def import_edit(
     old_short = dotted(alias.name)
     local = alias.asname.name.value if alias.asname else old_short  # type: ignore[union-attr]
     as_part = f" as {local}" if local not in (old_short, new_short) else ""
+    if new_module == module_raw:  # same module: rename in place, keep the statement's layout
+        return NodeEdit(alias, f"{new_short}{as_part}")
     line = f"from {new_module} import {new_short}{as_part}"
     others = [a for a in node.names if a is not alias]
     if others:
@@ -52,6 +54,27 @@ def import_edit(
                          for a in others)
         line = f"from {module_raw} import {kept}{ctx.module.default_newline}{line}"
     return NodeEdit(node, line)
+
+
+class _Uses(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.names = 0
+        self.calls = 0
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names += node.value == self.name
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls += isinstance(node.func, cst.Name) and node.func.value == self.name
+
+
+def only_called(ctx: Context, local: str) -> bool:
+    """Every use of ``local`` besides its import is a call (which the caller rewrites)."""
+    uses = _Uses(local)
+    ctx.module.visit(uses)
+    return uses.names == uses.calls + 1
 
 
 def swap_class(
@@ -64,7 +87,7 @@ def swap_class(
     if not isinstance(func, cst.Name):
         return None
     found = _top_level_import(ctx, func.value)
-    if found is None:
+    if found is None or not only_called(ctx, func.value):
         return None
     edit = import_edit(ctx, found[0], found[1], new)
     if edit is None:
@@ -83,3 +106,11 @@ def report_import(ctx: Context, node: cst.ImportFrom, old: str) -> list[tuple[cs
         return []
     module = "keras" + module_raw[len(keras_origin(module_raw) or ""):]
     return [(a, f"{module}.{dotted(a.name)}") for a in node.names if f"{module}.{dotted(a.name)}" == old]
+
+
+def import_fix(ctx: Context, node: cst.ImportFrom, alias: cst.ImportAlias, new: str) -> NodeEdit | None:
+    """The import edit for the alias being visited, when every use of its name gets rewritten."""
+    local = alias.asname.name.value if alias.asname else dotted(alias.name)  # type: ignore[union-attr]
+    if local is None or not only_called(ctx, local):
+        return None
+    return import_edit(ctx, node, alias, new, top_level=len(ctx.ancestors) == 3)

@@ -11,10 +11,7 @@ from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
 KM_HARD_SIGMOID, KM_CONVLSTM, KM_L1_L2, KM_SEED = "KM105", "KM106", "KM107", "KM108"
 
 ACTIVATION_KEYWORDS = ("activation", "recurrent_activation")
-HARD_SIGMOID_NAMES = {
-    "keras.activations.hard_sigmoid": "keras.activations.hard_sigmoid",
-    "keras.backend.hard_sigmoid": "K.hard_sigmoid",
-}
+HARD_SIGMOID_NAMES = ("keras.activations.hard_sigmoid", "keras.backend.hard_sigmoid")
 CONVLSTM = ("keras.layers.ConvLSTM1D", "keras.layers.ConvLSTM2D", "keras.layers.ConvLSTM3D")
 CONVLSTM_RECURRENT_INDEX = 7  # filters, kernel_size, strides, padding, data_format, dilation_rate, activation
 TF_SEEDS = (
@@ -69,13 +66,18 @@ class ActivationChecker(Checker):
         # deliberate Keras 3 code.
         if name == "keras.activations.hard_sigmoid" and self.facts.keras3:
             return
-        self.ctx.report(
-            KM_HARD_SIGMOID,
-            node,
-            f"`{HARD_SIGMOID_NAMES[name]}` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2's "
-            "clip(0.2x + 0.5, 0, 1): outputs change wherever |x| < 3",
-            self._hard_sigmoid_fix(node),
-        )
+        if name == "keras.backend.hard_sigmoid":
+            message = (
+                "`K.hard_sigmoid` is not in Keras 3's `keras.backend` (only the legacy `tf.keras.backend` "
+                "keeps it), and its namesakes `keras.ops`/`activations.hard_sigmoid` compute "
+                "clip(x/6 + 0.5, 0, 1), not clip(0.2x + 0.5, 0, 1)"
+            )
+        else:
+            message = (
+                "`activations.hard_sigmoid` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2's "
+                "clip(0.2x + 0.5, 0, 1): outputs change wherever |x| < 3"
+            )
+        self.ctx.report(KM_HARD_SIGMOID, node, message, self._hard_sigmoid_fix(node))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "hard_sigmoid":

@@ -196,7 +196,7 @@ class BatchNormChecker(Checker):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         for alias, _ in _renames.report_import(self.ctx, node, SYNC_BN):
-            edit = _renames.import_edit(self.ctx, node, alias, BN, top_level=len(self.ctx.ancestors) == 3)
+            edit = _renames.import_fix(self.ctx, node, alias, BN)
             self.ctx.report(
                 KM_SYNC,
                 alias,
