@@ -4,15 +4,14 @@ Some Keras 2 idioms are also valid, unchanged Keras 3 code: the string ``"hard_s
 ``ConvLSTM2D`` relying on its defaults, ``BatchNormalization`` after a convolution. In code
 written for Keras 3 they mean the Keras 3 behaviour, and "restoring" Keras 2's would be a
 regression. Such findings are therefore withheld in modules that use an API only Keras 3 has
-(``keras.ops``, ``keras.Variable``, ``keras.random``, ...). Both scans below run only when a
-checker has a candidate finding, so clean files never pay for them.
+(``keras.ops``, ``keras.Variable``, ``keras.random``, ...).
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
-from kmigrate.engine import Context, InsertBlock, InsertImport
+from kmigrate.engine import Context, FixSpec, InsertBlock, InsertImport
 from kmigrate.names import keras_origin
 
 # Canonical prefixes that no Keras 2 (tf.keras, tf_keras, keras 2.x) ever exported.
@@ -32,68 +31,48 @@ def _is_keras3_name(name: str | None) -> bool:
     return name is not None and any(name == p or name.startswith(p + ".") for p in KERAS3_ONLY)
 
 
-class _Scan(cst.CSTVisitor):
-    def __init__(self, ctx: Context, attrs: frozenset[str], want: str) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.attrs = attrs
-        self.want = want
-        self.found = False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        if self.found:
-            return False
-        if node.attr.value in self.attrs:
-            raw = self.ctx.names.raw(node)
-            if raw is not None:
-                if self.want == "keras3" and keras_origin(raw) and _is_keras3_name(
-                    self.ctx.names.resolve(node)
-                ):
-                    self.found = True
-                elif self.want == "keras" and keras_origin(raw):
-                    self.found = True
-        return True
-
-
-def is_keras3_module(ctx: Context) -> bool:
-    """The module uses an API that exists only in Keras 3, so it is Keras 3 code."""
-    for binding in ctx.names.bindings.values():
-        if not binding.instance and keras_origin(binding.raw) and _is_keras3_name(binding.canonical):
-            return True
-    scan = _Scan(ctx, _MARKER_ATTRS, "keras3")
-    ctx.module.visit(scan)
-    return scan.found
-
-
-def uses_keras(ctx: Context) -> bool:
-    """The module refers to Keras at all (``import tensorflow as tf`` alone is not enough)."""
-    for binding in ctx.names.bindings.values():
-        if keras_origin(binding.raw):
-            return True
-    scan = _Scan(ctx, frozenset({"keras"}), "keras")
-    ctx.module.visit(scan)
-    return scan.found
-
-
 class ModuleFacts:
-    """Lazily computed, cached per checker instance (one instance per file)."""
+    """Whether the module is Keras 3 code / uses Keras at all, learnt during the main visit.
+
+    The facts are only complete at the end of the module, so findings that depend on them are
+    queued and reported from ``leave_Module``: a checker calls :meth:`see` from its
+    ``visit_Attribute`` and :meth:`flush` from its ``leave_Module``. No extra pass over the
+    tree is needed.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._keras3: bool | None = None
-        self._uses_keras: bool | None = None
+        bindings = ctx.names.bindings.values()
+        self.keras3 = any(
+            not b.instance and keras_origin(b.raw) and _is_keras3_name(b.canonical) for b in bindings
+        )
+        self.uses_keras = any(keras_origin(b.raw) for b in bindings)
+        self._unless_keras3: list[tuple[str, cst.CSTNode, str, FixSpec | None]] = []
+        self._if_keras: list[tuple[str, cst.CSTNode, str, FixSpec | None]] = []
 
-    @property
-    def keras3(self) -> bool:
-        if self._keras3 is None:
-            self._keras3 = is_keras3_module(self.ctx)
-        return self._keras3
+    def see(self, node: cst.Attribute) -> None:
+        attr = node.attr.value
+        if not self.keras3 and attr in _MARKER_ATTRS:
+            raw = self.ctx.names.raw(node)
+            if raw is not None and keras_origin(raw) and _is_keras3_name(self.ctx.names.resolve(node)):
+                self.keras3 = True
+        elif not self.uses_keras and attr == "keras":
+            raw = self.ctx.names.raw(node)
+            self.uses_keras = raw is not None and keras_origin(raw) is not None
 
-    @property
-    def uses_keras(self) -> bool:
-        if self._uses_keras is None:
-            self._uses_keras = uses_keras(self.ctx)
-        return self._uses_keras
+    def report_unless_keras3(self, code: str, node: cst.CSTNode, message: str, fix: FixSpec | None) -> None:
+        self._unless_keras3.append((code, node, message, fix))
+
+    def report_if_uses_keras(self, code: str, node: cst.CSTNode, message: str, fix: FixSpec | None) -> None:
+        self._if_keras.append((code, node, message, fix))
+
+    def flush(self) -> None:
+        if not self.keras3:
+            for code, node, message, fix in self._unless_keras3:
+                self.ctx.report(code, node, message, fix)
+        if self.uses_keras:
+            for code, node, message, fix in self._if_keras:
+                self.ctx.report(code, node, message, fix)
 
 
 HARD_SIGMOID_K2 = "hard_sigmoid_k2"

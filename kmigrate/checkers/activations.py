@@ -27,6 +27,11 @@ class ActivationChecker(Checker):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.facts = ModuleFacts(ctx)
+        # Local names bound by ``from ... import hard_sigmoid [as x]``: Name visits are the
+        # most frequent, so they only do a set lookup.
+        self.hard_sigmoid_names = {
+            name for name, b in ctx.names.bindings.items() if b.raw.endswith(".hard_sigmoid")
+        }
 
     # ------------------------------------------------------------ hard_sigmoid (3)
     def _hard_sigmoid_fix(self, node: cst.CSTNode) -> FixSpec:
@@ -36,9 +41,7 @@ class ActivationChecker(Checker):
         )
 
     def _report_string(self, arg: cst.Arg, where: str) -> None:
-        if self.facts.keras3:
-            return
-        self.ctx.report(
+        self.facts.report_unless_keras3(
             KM_HARD_SIGMOID,
             arg.value,
             f'`{where}="hard_sigmoid"` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2\'s '
@@ -62,10 +65,6 @@ class ActivationChecker(Checker):
         name = self.ctx.names.resolve_keras(node)
         if name not in HARD_SIGMOID_NAMES:
             return
-        # K.hard_sigmoid does not exist in Keras 3, so only the activations spelling can be
-        # deliberate Keras 3 code.
-        if name == "keras.activations.hard_sigmoid" and self.facts.keras3:
-            return
         if name == "keras.backend.hard_sigmoid":
             message = (
                 "`K.hard_sigmoid` is not in Keras 3's `keras.backend` (only the legacy `tf.keras.backend` "
@@ -77,16 +76,20 @@ class ActivationChecker(Checker):
                 "`activations.hard_sigmoid` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2's "
                 "clip(0.2x + 0.5, 0, 1): outputs change wherever |x| < 3"
             )
-        self.ctx.report(KM_HARD_SIGMOID, node, message, self._hard_sigmoid_fix(node))
+        # K.hard_sigmoid is not Keras 3 code; activations.hard_sigmoid can be.
+        report = self.ctx.report if name == "keras.backend.hard_sigmoid" else self.facts.report_unless_keras3
+        report(KM_HARD_SIGMOID, node, message, self._hard_sigmoid_fix(node))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.facts.see(node)
         if node.attr.value == "hard_sigmoid":
             self._reference(node)
 
+    def leave_Module(self, node: cst.Module) -> None:
+        self.facts.flush()
+
     def visit_Name(self, node: cst.Name) -> None:
-        # A bare name reaches hard_sigmoid only through ``from ... import hard_sigmoid [as x]``.
-        raw = self.ctx.names.raw(node)
-        if raw is not None and raw.endswith(".hard_sigmoid"):
+        if node.value in self.hard_sigmoid_names:
             self._reference(node)
 
     # ------------------------------------------------------------ calls
@@ -110,10 +113,8 @@ class ActivationChecker(Checker):
             node, "recurrent_activation", CONVLSTM_RECURRENT_INDEX
         ) is not None:
             return
-        if self.facts.keras3:
-            return
         short = callee.rsplit(".", 1)[-1]
-        self.ctx.report(
+        self.facts.report_unless_keras3(
             KM_CONVLSTM,
             node,
             f"`{short}`'s default `recurrent_activation` is `sigmoid` in Keras 3, not Keras 2's "
@@ -133,7 +134,7 @@ class ActivationChecker(Checker):
         missing = [
             name for index, name in enumerate(("l1", "l2")) if _calls.argument(node, name, index) is None
         ]
-        if not missing or self.facts.keras3:
+        if not missing:
             return
         call = node
         for name in missing:
@@ -145,7 +146,7 @@ class ActivationChecker(Checker):
                 f"`l1_l2()` without `{missing[0]}=` gets {missing[0]}=0.0 in Keras 3, not Keras 2's 0.01: "
                 "that part of the penalty disappears"
             )
-        self.ctx.report(
+        self.facts.report_unless_keras3(
             KM_L1_L2,
             node,
             message,
@@ -154,14 +155,12 @@ class ActivationChecker(Checker):
 
     # ------------------------------------------------------------ seeds (14)
     def _seed(self, node: cst.Call) -> None:
-        if not self.facts.uses_keras:
-            return
         func, imports = self.ctx.spell("keras.utils.set_random_seed")
         seed = _calls.argument(node, "seed", 0)
         # keras.utils.set_random_seed insists on a Python int; a variable may hold anything.
         safe = seed is not None and isinstance(seed.value, cst.Integer)
         new = node.with_changes(func=cst.parse_expression(func))
-        self.ctx.report(
+        self.facts.report_if_uses_keras(
             KM_SEED,
             node,
             f"`{self.ctx.code_for(node.func)}()` no longer seeds Keras 3's dropout and other random "

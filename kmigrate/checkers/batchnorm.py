@@ -148,16 +148,28 @@ class BatchNormChecker(Checker):
         if any(_calls.keyword(node, k) is not None and not _is_false(_calls.keyword(node, k))
                for k in NON_FUSED):
             return
-        rank = self._previous_rank(node)
-        if rank not in (4, 5) or self.facts.keras3:
+        # Conv + BatchNormalization is everyday Keras 3 code too. Spelled through `keras`
+        # itself it may be either version, and the change is small for common sizes, so only
+        # code that reaches Keras through TensorFlow (tf.keras, tf_keras) is reported.
+        if self.ctx.names.origin_of(node.func) in (None, "keras"):
             return
-        self.ctx.report(
+        rank = self._previous_rank(node)
+        if rank not in (4, 5):
+            return
+        self.facts.report_unless_keras3(
             KM_VARIANCE,
             node,
             f"on rank-{rank} inputs Keras 2's fused BatchNormalization updated `moving_variance` with the "
             "unbiased batch variance, Keras 3 with the biased one: after training, inference outputs "
             "differ by up to n/(n-1) in variance (n = batch x spatial size; 8/7 for n = 8)",
+            None,
         )
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.facts.see(node)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        self.facts.flush()
 
     def _arguments(self, node: cst.Call, short: str) -> None:
         for name in ("fused", "virtual_batch_size", "adjustment"):
