@@ -78,25 +78,36 @@ class ModuleFacts:
 HARD_SIGMOID_K2 = "hard_sigmoid_k2"
 
 
-def hard_sigmoid_k2(ctx: Context) -> tuple[InsertImport | InsertBlock, ...]:
+def hard_sigmoid_k2(ctx: Context) -> tuple[InsertBlock, ...]:
     """Edits that define ``hard_sigmoid_k2`` (Keras 2's hard_sigmoid) once in the module.
 
     It is spelled through the module's own Keras (``tf.keras`` stays ``tf.keras``) and uses
     only ``utils.register_keras_serializable`` and ``activations.relu(..., max_value=1.0)``,
     which every Keras has: Keras 3's ``tf.keras`` namespace (``keras._tf_keras``) has no
-    ``saving`` module, and Keras 2 has no ``ops``. So the module also still runs on Keras 2. The arithmetic is Keras 2's (multiply, add, clip), so the
-    values are bit-identical (catalogue 3).
+    ``saving`` module, and Keras 2 has no ``ops``. So the module also still runs on Keras 2.
+    The arithmetic is Keras 2's (multiply, add, clip), so the values are bit-identical
+    (catalogue 3).
+
+    The block goes below the module's last top-level TensorFlow/Keras import: scripts often
+    set environment variables (``TF_USE_LEGACY_KERAS``, ``CUDA_VISIBLE_DEVICES``) before
+    importing TensorFlow, and an import the block needs is put inside the block, not above them.
     """
     root, imports = ctx.spell("keras")
     indent = ctx.module.default_indent
+    header = "".join(i.statement + "\n" for i in imports if isinstance(i, InsertImport))
     text = (
-        f'@{root}.utils.register_keras_serializable(package="kmigrate")\n'
+        (header + "\n\n" if header else "")
+        + f'@{root}.utils.register_keras_serializable(package="kmigrate")\n'
         f"def {HARD_SIGMOID_K2}(x):\n"
         f'{indent}"""Keras 2\'s `hard_sigmoid`, clip(0.2 * x + 0.5, 0, 1); Keras 3 redefined the name."""\n'
         f"{indent}return {root}.activations.relu(0.2 * x + 0.5, max_value=1.0)\n"
     )
-    first = root.split(".")[0]
-    return (*imports, InsertBlock(text, HARD_SIGMOID_K2, (first,)))
+    after = {root.split(".")[0]} | {
+        name
+        for name, b in ctx.names.bindings.items()
+        if not b.instance and (keras_origin(b.raw) or b.raw.split(".")[0] in ("tensorflow", "tf_keras"))
+    }
+    return (InsertBlock(text, HARD_SIGMOID_K2, tuple(sorted(after))),)
 
 
 def is_load(ctx: Context, node: cst.Name | cst.Attribute) -> bool:
