@@ -9,6 +9,7 @@ from kmigrate.engine import Checker, Context, FixSpec, InsertBlock, NodeEdit, _D
 from kmigrate.fixes import apply_edits
 from kmigrate.names import Names
 from kmigrate.versions import Target
+from kmigrate.walk import walk
 
 BLOCK = "def helper(x):\n    return tf.abs(x)\n"
 
@@ -30,7 +31,8 @@ def _fix(text: str) -> str:
     rule: Rule = next(r for r in load_rules() if r.code == "KM101")
     module = cst.parse_module(text)
     ctx = Context("t.py", module, Names(module), {"KM101": rule}, Target())
-    module.visit(_Dispatcher(ctx, [_Probe(ctx)]))
+    dispatcher = _Dispatcher(ctx, [_Probe(ctx)])
+    walk(module, dispatcher.visits, dispatcher.leaves, ctx.ancestors)
     diags = _materialise(ctx)
     out, _ = apply_edits(text, [d.fix.edits for d in diags if d.fix])
     return out
