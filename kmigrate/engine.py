@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState  # what Module.code_for_node uses
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from kmigrate.catalogue import Rule
@@ -174,6 +175,51 @@ def _present_imports(module: cst.Module) -> set[str]:
     return out
 
 
+class _BlockIndent(cst.CSTVisitor):
+    """The indentation of the blocks around ``target`` (what ``indent=True`` whitespace adds)."""
+
+    def __init__(self, module: cst.Module, target: cst.CSTNode) -> None:
+        super().__init__()
+        self.default = module.default_indent
+        self.target = target
+        self.stack: list[str] = []
+        self.found: list[str] | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.found is not None:
+            return False
+        if node is self.target:
+            self.found = list(self.stack)
+            return False
+        if isinstance(node, cst.IndentedBlock):
+            self.stack.append(node.indent if node.indent is not None else self.default)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if isinstance(original_node, cst.IndentedBlock) and self.found is None:
+            self.stack.pop()
+
+
+def render_in_place(module: cst.Module, original: cst.CSTNode, replacement: cst.CSTNode) -> str:
+    """Source text of ``replacement`` at the place of ``original``.
+
+    ``Module.code_for_node`` renders a node as if it stood at the top level, so the continuation
+    lines of a multi-line call inside a function would lose the function's indentation.
+    """
+    text = module.code_for_node(replacement)
+    if "\n" not in text and "\r" not in text:
+        return text
+    finder = _BlockIndent(module, original)
+    module.visit(finder)
+    state = CodegenState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        indent_tokens=finder.found or [],
+    )
+    replacement._codegen(state)
+    return "".join(state.tokens)
+
+
 _CHECKER_CACHE: dict[str, type[Checker]] = {}
 
 
@@ -280,7 +326,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
                     text = (
                         e.replacement
                         if isinstance(e.replacement, str)
-                        else module.code_for_node(e.replacement)
+                        else render_in_place(module, e.node, e.replacement)
                     )
                     edits.append(
                         Edit(
