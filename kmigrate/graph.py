@@ -442,6 +442,8 @@ class Graph:
                 if isinstance(element, cst.StarredElement):
                     self._escape(value)
                     return None
+                if isinstance(value, (Layer, Model)):  # stored in a container: uses out of sight
+                    value.escaped = True
                 items.append(value)
             return Seq(tuple(items))
         if isinstance(node, cst.Subscript):

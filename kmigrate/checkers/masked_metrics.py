@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._append import append_arg, append_element
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.graph import Graph, Model, graph_of
 
@@ -90,11 +91,21 @@ class MaskedMetricsChecker(Checker):
         if not labels:
             return
         shown = ", ".join(f"`{label}`" for label in dict.fromkeys(labels))
+        if any("acc" in label.lower() for label in labels):
+            # A masked loss teaches the model never to predict the pad id: every pad is a miss.
+            effect = (
+                "also counts padded positions as misses, so it reads as the real accuracy times "
+                "the fraction of real tokens"
+            )
+        else:
+            effect = "is also averaged over the padded positions"
+        if all(s.kind == "embedding" for s in model.masks):
+            how = "`weighted_metrics=` and `sample_weight=(y != 0)` in `fit`/`evaluate`"
+        else:
+            how = "`weighted_metrics=` and the padding mask as `sample_weight=` in `fit`/`evaluate`"
         message = (
             f"your model trains exactly as on Keras 2, but on Keras 3.0-3.11 the reported {shown} "
-            "also counts padded positions, so it reads as the real value times the fraction of real "
-            "tokens: measure it with `weighted_metrics=` and `sample_weight=(y != 0)` in "
-            "`fit`/`evaluate` (or require keras>=3.12)"
+            f"{effect}: measure it with {how} (or require keras>=3.12)"
         )
         self.ctx.report(KM_MASKED_METRICS, metrics, message, self._fix(graph, model, call, metrics))
 
@@ -140,34 +151,9 @@ class MaskedMetricsChecker(Checker):
             y_valid = value.elements[-1].value
             if not isinstance(y_valid, cst.Name):
                 return None
-            new = _calls.replace_value(new, validation, _append_element(value, _weight(y_valid.value)))
-        return _append_arg(new, "sample_weight", _weight(target.value.value))
+            new = _calls.replace_value(new, validation, append_element(value, _weight(y_valid.value)))
+        return append_arg(new, "sample_weight", _weight(target.value.value))
 
 
 def _weight(name: str) -> cst.BaseExpression:
     return cst.parse_expression(f"({name} != 0)")
-
-
-def _append_element(tup: cst.Tuple, value: cst.BaseExpression) -> cst.Tuple:
-    elements = list(tup.elements)
-    sep = elements[-2].comma if len(elements) > 1 and isinstance(elements[-2].comma, cst.Comma) else cst.Comma(
-        whitespace_after=cst.SimpleWhitespace(" ")
-    )
-    last = elements[-1]
-    elements[-1] = last.with_changes(comma=sep)
-    elements.append(cst.Element(value=value, comma=last.comma))
-    return tup.with_changes(elements=elements)
-
-
-def _append_arg(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
-    """Add ``name=value`` after the last argument, separated like the arguments before it."""
-    args = list(call.args)
-    if not args:
-        return call.with_changes(args=[_calls.kwarg(name, value)])
-    sep = args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma) else cst.Comma(
-        whitespace_after=cst.SimpleWhitespace(" ")
-    )
-    last = args[-1]
-    args[-1] = last.with_changes(comma=sep)
-    args.append(_calls.kwarg(name, value).with_changes(comma=last.comma))
-    return call.with_changes(args=args)

@@ -132,7 +132,9 @@ class ModelOutputsChecker(Checker):
             new = "{" + ", ".join(f"{json.dumps(key)}: {inner}" for key in model.output_keys) + "}"
         else:
             new = "[" + ", ".join([inner] * len(model.outputs)) + "]"
-        return FixSpec("Give each output its own list of metrics", (NodeEdit(arg.value, new),))
+        # The argument's span stops before its comma and a tuple's span inside its parentheses.
+        replacement = arg.with_changes(value=cst.parse_expression(new), comma=cst.MaybeSentinel.DEFAULT)
+        return FixSpec("Give each output its own list of metrics", (NodeEdit(arg, replacement),))
 
 
 def _single_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._append import append_arg
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.graph import RNN_STATES, Layer, LayerCall, graph_of
 
@@ -62,6 +63,6 @@ class RnnMaskChecker(Checker):
         if lc.mask_text is not None:
             fix = FixSpec(
                 f"Pass the mask explicitly: `mask={lc.mask_text}`",
-                (NodeEdit(call, _calls.append(call, "mask", lc.mask_text)),),
+                (NodeEdit(call, append_arg(call, "mask", lc.mask_text)),),
             )
         self.ctx.report(KM_RNN_MASK, call, message, fix)
