@@ -15,6 +15,7 @@ drops it. Unknown means "no mask": the rules built on this must stay silent when
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -22,6 +23,7 @@ import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.names import Names
+from kmigrate.walk import walk
 
 RNN_STATES: dict[str, int | None] = {
     "LSTM": 2, "GRU": 1, "SimpleRNN": 1, "RNN": None, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2,
@@ -182,6 +184,9 @@ def literal_int(node: cst.BaseExpression) -> int | None:
 def literal_number(node: cst.BaseExpression) -> int | float | None:
     if isinstance(node, cst.Float):
         return float(node.value.replace("_", ""))
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_number(node.expression)
+        return -inner if inner is not None else None
     return literal_int(node)
 
 
@@ -231,9 +236,7 @@ class Graph:
 
     def attr_complete(self, attr: str) -> bool:
         """Every ``x.attr`` in the module is a ``self.attr`` resolved inside its class."""
-        found = _AttributeScan(attr)
-        self.module.visit(found)
-        return all(id(n) in self._resolved_attrs for n in found.nodes)
+        return all(id(n) in self._resolved_attrs for n in _attributes_named(self.module, attr))
 
     # ------------------------------------------------------------ statements
     def _block(self, body: object, env: Env) -> None:
@@ -488,7 +491,7 @@ class Graph:
                 self._escape(self.eval(expr, local))
 
     def _generic(self, node: cst.CSTNode, env: Env) -> None:
-        for child in node.children:
+        for child in _children(node):
             if isinstance(child, cst.Arg):
                 self._escape(self.eval(child.value, env))
             elif isinstance(child, cst.BaseExpression):
@@ -757,26 +760,41 @@ class Graph:
         return Seq((out, *([Tensor(layer=layer)] * n)))
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Child nodes in source order, without whitespace (``node.children`` rebuilds the node)."""
+    cls = type(node)
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if "whitespace" not in f.name)
+        _CHILD_FIELDS[cls] = names
+    out: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return out
+
+
 def _names_in(node: cst.CSTNode) -> list[str]:
     found: list[str] = []
-
-    class _Names(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.append(name.value)
-
-    node.visit(_Names())
+    walk(node, {"Name": [lambda n: found.append(n.value)]}, {}, [])  # type: ignore[attr-defined]
     return found
 
 
-class _AttributeScan(cst.CSTVisitor):
-    def __init__(self, attr: str) -> None:
-        super().__init__()
-        self.attr = attr
-        self.nodes: list[cst.Attribute] = []
+def _attributes_named(module: cst.Module, attr: str) -> list[cst.Attribute]:
+    found: list[cst.Attribute] = []
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == self.attr:
-            self.nodes.append(node)
+    def seen(node: cst.CSTNode) -> None:
+        if node.attr.value == attr:  # type: ignore[attr-defined]
+            found.append(node)  # type: ignore[arg-type]
+
+    walk(module, {"Attribute": [seen]}, {}, [])
+    return found
 
 
 def graph_of(ctx: object) -> Graph:

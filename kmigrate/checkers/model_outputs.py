@@ -15,6 +15,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.graph import Model, graph_of
+from kmigrate.walk import walk
 
 KM_SAMPLE_WEIGHT, KM_FLAT_METRICS = "KM220", "KM221"
 WEIGHTED_CALLS = frozenset({"fit", "evaluate", "train_on_batch", "test_on_batch"})
@@ -31,7 +32,7 @@ class ModelOutputsChecker(Checker):
         if not (ctx.enabled(KM_SAMPLE_WEIGHT) or ctx.enabled(KM_FLAT_METRICS)) or not ctx.names.imports_keras:
             return
         graph = graph_of(ctx)
-        self._assigned = _single_assignments(node)
+        self._assigned: dict[str, cst.BaseExpression] | None = None
         for model in graph.models:
             if ctx.enabled(KM_SAMPLE_WEIGHT) and model.masks:
                 for call in model.uses:
@@ -42,6 +43,12 @@ class ModelOutputsChecker(Checker):
                     self._flat_metrics(model, call)
 
     # ------------------------------------------------------------ 27
+    @property
+    def assigned(self) -> dict[str, cst.BaseExpression]:
+        if self._assigned is None:
+            self._assigned = _single_assignments(self.ctx.module)
+        return self._assigned
+
     def _sample_weight(self, call: cst.Call) -> None:
         weights = _calls.keyword(call, "sample_weight")
         if weights is not None and self._per_sample(weights.value):
@@ -64,8 +71,8 @@ class ModelOutputsChecker(Checker):
 
     def _per_sample(self, node: cst.BaseExpression, depth: int = 0) -> bool:
         """The expression is recognisably one weight per sample (a 1-D array)."""
-        if isinstance(node, cst.Name) and depth < 3 and node.value in self._assigned:
-            return self._per_sample(self._assigned[node.value], depth + 1)
+        if isinstance(node, cst.Name) and depth < 3 and node.value in self.assigned:
+            return self._per_sample(self.assigned[node.value], depth + 1)
         if isinstance(node, cst.List):
             return bool(node.elements) and all(_calls.is_number(e.value) for e in node.elements)
         if not isinstance(node, cst.Call):
@@ -78,8 +85,8 @@ class ModelOutputsChecker(Checker):
             if shape is None:
                 return False
             value = shape.value
-            if isinstance(value, cst.Name) and value.value in self._assigned:
-                value = self._assigned[value.value]
+            if isinstance(value, cst.Name) and value.value in self.assigned:
+                value = self.assigned[value.value]
             if isinstance(value, (cst.Tuple, cst.List)):
                 return len(value.elements) == 1
             return True  # a scalar length: ``np.ones(len(x))``, ``np.ones(n)``
@@ -141,20 +148,20 @@ def _single_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
     """Names assigned exactly once in the module (any scope), with their value."""
     seen: dict[str, list[cst.BaseExpression]] = {}
 
-    class _Scan(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    seen.setdefault(target.target.value, []).append(node.value)
-                else:
-                    for name in _target_names(target.target):
-                        seen.setdefault(name, []).extend([node.value, node.value])
+    def assign(node: cst.CSTNode) -> None:
+        assert isinstance(node, cst.Assign)
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                seen.setdefault(target.target.value, []).append(node.value)
+            else:  # unpacked: the value is not the name's
+                for name in _target_names(target.target):
+                    seen.setdefault(name, []).extend([node.value, node.value])
 
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            for name in _target_names(node.target):
-                seen.setdefault(name, []).extend([node.value, node.value])
+    def rebind(node: cst.CSTNode) -> None:
+        for name in _target_names(node.target):  # type: ignore[attr-defined]
+            seen.setdefault(name, []).extend([node, node])  # type: ignore[list-item]
 
-    module.visit(_Scan())
+    walk(module, {"Assign": [assign], "AugAssign": [rebind], "For": [rebind]}, {}, [])
     return {name: values[0] for name, values in seen.items() if len(values) == 1}
 
 
