@@ -223,13 +223,6 @@ class Graph:
             i += 1
 
     # ------------------------------------------------------------ queries
-    def model_of(self, call: cst.Call) -> Model | None:
-        """The model whose method ``call`` (``model.compile(...)``) is."""
-        for model in self.models:
-            if any(u.call is call for u in model.uses):
-                return model
-        return None
-
     def names_complete(self, names: set[str]) -> bool:
         """Every read of these names was attributed to a binding the walk knew."""
         return not (names & self.unresolved)

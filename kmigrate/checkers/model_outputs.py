@@ -107,6 +107,9 @@ class ModelOutputsChecker(Checker):
                 continue
             if any(isinstance(e, cst.StarredElement) for e in arg.value.elements):
                 continue
+            texts = {self.ctx.code_for(e) for e in entries}
+            if len(entries) == n and len(texts) == 1:
+                continue  # the same metric once per output: each output gets it in both versions
             if len(entries) == n:
                 consequence = (
                     f"Keras 3 reads a flat `{keyword}=` list as long as the outputs as one metric per "
