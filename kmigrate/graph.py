@@ -215,7 +215,8 @@ class Graph:
         self.layer_calls: list[LayerCall] = []
         self.unresolved: set[str] = set()  # names read where no binding was known
         self._functions: list[_Function] = []
-        self._resolved_attrs: set[int] = set()  # id() of ``self.x`` nodes resolved in a class
+        # id() of each ``self.x`` node resolved inside its class -> the value it held there
+        self._resolved_attrs: dict[int, Value] = {}
         self._block(module.body, Env())
         i = 0
         while i < len(self._functions):  # never called: walk with unknown arguments
@@ -223,6 +224,10 @@ class Graph:
             i += 1
 
     # ------------------------------------------------------------ queries
+    def self_attribute(self, node: cst.Attribute) -> Value:
+        """The value of a ``self.x`` read inside its class (None when unknown)."""
+        return self._resolved_attrs.get(id(node))
+
     def names_complete(self, names: set[str]) -> bool:
         """Every read of these names was attributed to a binding the walk knew."""
         return not (names & self.unresolved)
@@ -318,7 +323,7 @@ class Graph:
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             found, owner = env.lookup(target.value.value)
             if found and isinstance(owner, _SelfRef):
-                self._resolved_attrs.add(id(target))
+                self._resolved_attrs[id(target)] = value
                 self._set_attr(owner, target.attr.value, value)
                 return
             self._escape(value)
@@ -505,8 +510,9 @@ class Graph:
         if isinstance(node.value, cst.Name):
             found, owner = env.lookup(node.value.value)
             if isinstance(owner, _SelfRef):
-                self._resolved_attrs.add(id(node))
-                return owner.attrs.get(node.attr.value)
+                value = owner.attrs.get(node.attr.value)
+                self._resolved_attrs[id(node)] = value
+                return value
             if isinstance(owner, Layer):
                 owner.escaped = True  # reading ``layer.x``: not a call of the layer
             if found:
@@ -536,8 +542,8 @@ class Graph:
             base = self.eval(func.value, env)
             if not isinstance(base, _SelfRef):
                 return self._method(node, base, func.attr.value, env)
-            self._resolved_attrs.add(id(func))
             callee = base.attrs.get(func.attr.value)
+            self._resolved_attrs[id(func)] = callee
         else:
             callee = self.eval(func, env)
         if isinstance(callee, Layer):

@@ -25,7 +25,7 @@ class AttentionChecker(Checker):
         self._in_mha: list[bool] = []
 
     # ------------------------------------------------------------ 42
-    def visit_Call(self, node: cst.Call) -> None:
+    def _causal(self, node: cst.Call) -> None:
         if not self.ctx.enabled(KM_CAUSAL):
             return
         cls = self.ctx.names.resolve_keras(node.func)
@@ -128,15 +128,9 @@ class AttentionChecker(Checker):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         attr = node.attr.value
-        if attr not in REMOVED_ATTRIBUTES or not self.ctx.enabled(KM_MHA_HOOKS):
+        if attr not in REMOVED_ATTRIBUTES or not self.ctx.enabled(KM_MHA_HOOKS) or self._guarded(attr):
             return
-        base = node.value
-        on_self = (isinstance(base, cst.Name) and base.value == "self") or (
-            isinstance(base, cst.Call) and isinstance(base.func, cst.Name) and base.func.value == "super"
-        )
-        if on_self and self._in_mha and self._in_mha[-1]:
-            pass
-        elif self.ctx.names.instance_of(base) != MHA:
+        if not (self._on_mha_self(node.value) or self._is_mha(node.value)):
             return
         if attr == "_build_from_signature":
             message = (
@@ -146,6 +140,50 @@ class AttentionChecker(Checker):
         else:
             message = f"Keras 3's `MultiHeadAttention` has no `{attr}` attribute (`AttributeError`)"
         self.ctx.report(KM_MHA_HOOKS, node, message)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._causal(node)
+        func = node.func
+        if not (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "_compute_attention_mask"
+            and self.ctx.enabled(KM_MHA_HOOKS)
+            and _calls.keyword(node, "key") is not None
+            and self._on_mha_self(func.value)
+        ):
+            return
+        self.ctx.report(
+            KM_MHA_HOOKS,
+            node,
+            "Keras 3's `_compute_attention_mask(query, value, query_mask=, value_mask=, key_mask=, "
+            "attention_mask=, use_causal_mask=)` has no `key=` parameter: this call raises `TypeError`",
+        )
+
+    def _on_mha_self(self, base: cst.BaseExpression) -> bool:
+        """``self`` or ``super()`` inside a subclass of MultiHeadAttention."""
+        on_self = (isinstance(base, cst.Name) and base.value == "self") or (
+            isinstance(base, cst.Call) and isinstance(base.func, cst.Name) and base.func.value == "super"
+        )
+        return on_self and bool(self._in_mha) and self._in_mha[-1]
+
+    def _is_mha(self, base: cst.BaseExpression) -> bool:
+        """A MultiHeadAttention instance: a module-level name or a ``self.x`` sublayer."""
+        if self.ctx.names.instance_of(base) == MHA:
+            return True
+        if isinstance(base, cst.Attribute):
+            value = graph_of(self.ctx).self_attribute(base)
+            return isinstance(value, Layer) and value.cls == "MultiHeadAttention"
+        return False
+
+    def _guarded(self, attr: str) -> bool:
+        """Inside ``if hasattr(..., "attr")``: code written to run on both versions."""
+        for node in self.ctx.ancestors:
+            test = node.test if isinstance(node, (cst.If, cst.IfExp, cst.While)) else None
+            if isinstance(node, cst.BooleanOperation):
+                test = node.left
+            if test is not None and f'"{attr}"' in self.ctx.code_for(test).replace("'", '"'):
+                return True
+        return False
 
 
 def _causal_call(call: cst.Call) -> cst.Call:
