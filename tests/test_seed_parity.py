@@ -62,8 +62,9 @@ def test_fixed_program_reports_masked_accuracy(runs, key):
     _, fixed = _both(runs, key)
     assert fixed.reported_val_accuracy == pytest.approx(fixed.val_masked_accuracy, abs=EXACT)
     assert fixed.reported_test_accuracy == pytest.approx(fixed.test_masked_accuracy, abs=EXACT)
-    # the loss was masked all along: it is the mean cross-entropy over real tokens
-    assert fixed.reported_val_loss == pytest.approx(fixed.val_masked_loss, rel=1e-3)
+    # The loss was masked all along: about the mean cross-entropy over real tokens (Keras
+    # averages per-batch means, weighted by batch size, hence not exactly).
+    assert fixed.reported_val_loss == pytest.approx(fixed.val_masked_loss, rel=0.02)
 
 
 def test_side_by_side_keras_is_the_old_one(runs):
