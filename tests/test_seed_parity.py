@@ -52,9 +52,10 @@ def test_fix_leaves_training_and_metric_names_alone(runs, key):
     unfixed, fixed = _both(runs, key)
     assert fixed.metric_keys == unfixed.metric_keys
     assert "val_accuracy" in fixed.metric_keys
-    assert fixed.train_loss == pytest.approx(unfixed.train_loss, rel=1e-6)
-    assert fixed.reported_val_loss == pytest.approx(unfixed.reported_val_loss, rel=1e-6)
-    assert fixed.val_masked_accuracy == unfixed.val_masked_accuracy
+    # same seed, same data: the weights equal the mask, so training does not change
+    assert fixed.train_loss == pytest.approx(unfixed.train_loss, rel=1e-5)
+    assert fixed.reported_val_loss == pytest.approx(unfixed.reported_val_loss, rel=1e-5)
+    assert fixed.val_masked_accuracy == pytest.approx(unfixed.val_masked_accuracy, abs=1e-3)
 
 
 @pytest.mark.parametrize("key", ["tf_keras", "old", "current"])
@@ -91,7 +92,10 @@ def test_unfixed_program_on_tf_keras_reports_masked_accuracy(runs):
 def test_unfixed_program_on_current_keras(runs):
     unfixed, _ = _both(runs, "current")
     assert unfixed.keras_version == metadata.version("keras")
-    if Version(unfixed.keras_version) >= Version("3.12"):  # masked metrics are fixed from 3.12.0
-        assert unfixed.reported_val_accuracy == pytest.approx(unfixed.val_masked_accuracy, abs=EXACT)
-    else:
-        assert unfixed.reported_val_accuracy == pytest.approx(unfixed.val_all_accuracy, abs=EXACT)
+    # compiled metrics apply the mask from keras 3.12.0 on
+    expected = (
+        unfixed.val_masked_accuracy
+        if Version(unfixed.keras_version) >= Version("3.12")
+        else unfixed.val_all_accuracy
+    )
+    assert unfixed.reported_val_accuracy == pytest.approx(expected, abs=EXACT)
