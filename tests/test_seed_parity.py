@@ -9,12 +9,14 @@ is accuracy recomputed by hand from ``model.predict`` over the real target token
 from __future__ import annotations
 
 import importlib.util
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
 import pytest
 from packaging.version import Version
 
+from benchmarks import keras_side_by_side
 from benchmarks.keras_side_by_side import DEFAULT_CACHE_DIR, KerasInstallError, ensure_keras
 from benchmarks.nmt_parity import FIXED, OLD_KERAS, UNFIXED, Flavour, Measurement, run_worker
 
@@ -99,3 +101,40 @@ def test_unfixed_program_on_current_keras(runs):
         else unfixed.val_all_accuracy
     )
     assert unfixed.reported_val_accuracy == pytest.approx(expected, abs=EXACT)
+
+
+# --------------------------------------------------------------------------- the installer
+
+
+def test_ensure_keras_wants_an_exact_version(tmp_path):
+    with pytest.raises(ValueError):
+        ensure_keras(">=3.4", tmp_path)
+
+
+def test_concurrent_callers_install_once(tmp_path, monkeypatch):
+    installs = []
+
+    def fake_install(version, target):
+        installs.append(version)
+        time.sleep(0.2)
+        (target / "keras").mkdir()
+        (target / "keras" / "__init__.py").write_text(f"__version__ = {version!r}\n")
+
+    monkeypatch.setattr(keras_side_by_side, "_pip_install", fake_install)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: ensure_keras("3.4.1", tmp_path), range(4)))
+    assert installs == ["3.4.1"]
+    assert paths == [tmp_path / "keras-3.4.1"] * 4
+    assert (tmp_path / "keras-3.4.1" / "keras" / "__init__.py").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["keras-3.4.1"]  # no staging left
+
+
+def test_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken_install(version, target):
+        (target / "partial").write_text("")
+        raise KerasInstallError("no network")
+
+    monkeypatch.setattr(keras_side_by_side, "_pip_install", broken_install)
+    with pytest.raises(KerasInstallError):
+        ensure_keras("3.4.1", tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
