@@ -136,7 +136,7 @@ def process_source(
             warnings.append(f"{display}: fixes did not converge after {MAX_ITERATIONS} passes")
     return FileResult(
         display,
-        _map(source, diags),
+        _map(source.reframe(text), diags),
         source=source,
         fixed_text=text if text != source.text else None,
         fixes_applied=applied,
