@@ -9,6 +9,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from kmigrate import suppressions
 from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.engine import analyse
@@ -53,17 +54,31 @@ def _map(source: SourceFile, diags: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     out = []
     for d in diags:
         cell, span = source.map_span(d.span)
-        out.append(dataclasses.replace(d, span=span, cell=cell))
+        fix = d.fix
+        if fix is not None:
+            edits = []
+            for e in fix.edits:
+                edit_cell, edit_span = source.map_span(e.span)
+                edits.append(dataclasses.replace(e, span=edit_span, cell=edit_cell))
+            fix = dataclasses.replace(fix, edits=tuple(edits))
+        out.append(dataclasses.replace(d, span=span, cell=cell, fix=fix))
     return tuple(out)
 
 
 def check_text(
-    text: str, display: str, rules: dict[str, Rule], target: Target
+    text: str,
+    display: str,
+    rules: dict[str, Rule],
+    target: Target,
+    *,
+    report_unused: bool = False,
 ) -> list[Diagnostic] | FileError:
+    """Findings in ``text``, minus those silenced by ``# kmigrate: ignore`` comments."""
     module = parse(text, display)
     if isinstance(module, FileError):
         return module
-    return analyse(module, display, rules, target)
+    diags = analyse(module, display, rules, target)
+    return suppressions.apply(text, display, diags, rules, report_unused=report_unused)
 
 
 def process_file(
@@ -75,12 +90,15 @@ def process_file(
     unsafe: bool = False,
     display: str | None = None,
     vet: Vetter | None = None,
+    report_unused: bool = False,
 ) -> FileResult:
     display = display or str(path)
     source = read_source(path, display)
     if isinstance(source, FileError):
         return FileResult(display, error=source)
-    return process_source(source, rules, target, fix=fix, unsafe=unsafe, vet=vet)
+    return process_source(
+        source, rules, target, fix=fix, unsafe=unsafe, vet=vet, report_unused=report_unused
+    )
 
 
 def process_source(
@@ -91,6 +109,7 @@ def process_source(
     fix: bool = False,
     unsafe: bool = False,
     vet: Vetter | None = None,
+    report_unused: bool = False,
 ) -> FileResult:
     """Check ``source``; with ``fix``, apply fixes until stable.
 
@@ -98,7 +117,7 @@ def process_source(
     returns them with verdicts attached; fixes whose verdict is ``differs`` are then held back.
     """
     display = source.display
-    first = check_text(source.text, display, rules, target)
+    first = check_text(source.text, display, rules, target, report_unused=report_unused)
     if isinstance(first, FileError):
         return FileResult(display, error=source_error(source, first), source=source)
     if not fix:
@@ -121,7 +140,7 @@ def process_source(
         new_text, n = apply_edits(text, (d.fix.edits for d in todo if d.fix is not None))
         if new_text == text:
             break
-        again = check_text(new_text, display, rules, target)
+        again = check_text(new_text, display, rules, target, report_unused=report_unused)
         if isinstance(again, FileError):
             warnings.append(
                 f"{display}: fixes for {', '.join(sorted({d.code for d in todo}))} would produce "
