@@ -20,7 +20,7 @@ import tokenize
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from kmigrate.catalogue import Rule
+from kmigrate.catalogue import Rule, load_rules
 from kmigrate.diagnostics import Diagnostic, Edit, Fix, Span
 
 UNUSED_CODE = "KM001"
@@ -28,7 +28,6 @@ UNUSED_NAME = "unused-suppression"
 _DIRECTIVE = re.compile(
     r"#\s*kmigrate\s*:\s*(?P<kind>ignore-file|ignore)\b(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE
 )
-_CODE = re.compile(r"^KM\d{3}$")
 
 EXPLAIN_UNUSED = """# KM001 unused-suppression
 
@@ -104,7 +103,7 @@ def _statements(tokens: Sequence[tokenize.TokenInfo]) -> dict[int, tuple[int, in
 
 def scan(text: str) -> Suppressions | None:
     """The suppressions in ``text``; None when it has none (the common, cheap case)."""
-    if "kmigrate" not in text or not _DIRECTIVE.search(text):
+    if not _DIRECTIVE.search(text):
         return None
     tokens = _tokens(text)
     if tokens is None:
@@ -192,7 +191,8 @@ def _unused(
     """(unused codes, codes to keep), or None when the suppression is in use."""
     if s.codes is None:
         return ((), ()) if not used else None
-    known = {c for c in s.codes if _CODE.match(c)}
+    catalogue = {r.code for r in load_rules()}
+    known = {c for c in s.codes if c in catalogue}
     unknown = [c for c in s.codes if c not in known]
     # A code whose rule is off for this file may well be needed by another configuration.
     unused = [c for c in s.codes if c in known and c not in used and c in rules]
