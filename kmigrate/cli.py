@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
@@ -38,7 +39,8 @@ from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.discovery import Discovery
 from kmigrate.explain import explain_text
 from kmigrate.report import Report
-from kmigrate.runner import FileResult, Vetter, parse, process_file
+from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
+from kmigrate.runner import FileResult, Vetter, parse
 from kmigrate.sources import atomic_write
 
 app = typer.Typer(
@@ -147,6 +149,12 @@ ShowSettingsOpt = Annotated[
     bool, typer.Option("--show-settings", help="Print the settings in force, and where they came from; then exit.")
 ]
 ShowFilesOpt = Annotated[bool, typer.Option("--show-files", help="Print the files that would be checked; then exit.")]
+JobsOpt = Annotated[
+    Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the result cache (.kmigrate_cache/).")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings (or the diff) only: no summary, no progress.")]
 SilentOpt = Annotated[bool, typer.Option("--silent", "-s", help="Print nothing; only the exit code tells.")]
 
@@ -174,6 +182,8 @@ class Options:
     show_files: bool = False
     quiet: bool = False
     silent: bool = False
+    jobs: int | None = None
+    no_cache: bool = False
 
 
 COMMON: tuple[tuple[str, Any, Any], ...] = (
@@ -196,6 +206,8 @@ COMMON: tuple[tuple[str, Any, Any], ...] = (
     ("show_files", ShowFilesOpt, False),
     ("quiet", QuietOpt, False),
     ("silent", SilentOpt, False),
+    ("jobs", JobsOpt, None),
+    ("no_cache", NoCacheOpt, False),
 )
 _LISTS = {"select", "extend_select", "ignore"}
 _RAW_LISTS = {"per_file_ignores", "exclude", "extend_exclude", "paths"}
@@ -304,42 +316,35 @@ def _prepare(opts: Options) -> Run:
     return Run(settings, all_rules, enabled, files, errors, opts)
 
 
-def _progress(run: Run, files: list[Path]) -> Iterator[Path]:
-    """The files, with a progress bar on stderr when it is a terminal and the run is long."""
-    if run.quiet or len(files) < PROGRESS_MIN_FILES or not sys.stderr.isatty():
-        yield from files
+@contextmanager
+def _progress(run: Run, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress callback drawing a bar on stderr, when it is a terminal and the run is long."""
+    if run.quiet or total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+        yield None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("checking", total=len(files))
-        for path in files:
-            yield path
-            bar.advance(task)
+        task = bar.add_task("checking", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def _process(run: Run, *, fix: bool, vet: Optional[Vetter] = None) -> list[FileResult]:
-    results = []
-    for path in _progress(run, run.files):
-        try:
-            results.append(
-                process_file(
-                    path,
-                    run.rules_for(path),
-                    run.settings.target,
-                    fix=fix,
-                    unsafe=run.settings.unsafe_fixes,
-                    vet=vet,
-                    report_unused=run.settings.report_unused_suppressions,
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
-            results.append(
-                FileResult(str(path), error=FileError(str(path), f"internal error: {type(exc).__name__}: {exc}"))
-            )
-    return results
+    opts = run.options
+    job = Job(
+        rules=run.enabled,
+        target=run.settings.target,
+        fix=fix,
+        unsafe=run.settings.unsafe_fixes,
+        cache_dir=None if opts.no_cache else Path.cwd() / CACHE_DIR_NAME,
+        report_unused=run.settings.report_unused_suppressions,
+        per_file_ignores=run.settings.per_file_ignores,
+        base=run.settings.base,
+    )
+    with _progress(run, len(run.files)) as progress:
+        return process_files(run.files, job, jobs=opts.jobs, vet=vet, progress=progress)
 
 
 def _report(

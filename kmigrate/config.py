@@ -129,23 +129,29 @@ def select_rules(rules: tuple[Rule, ...], settings: Settings) -> tuple[Rule, ...
 
 
 def file_ignores(settings: Settings, path: Path) -> tuple[str, ...]:
+    return matching_ignores(settings.per_file_ignores, settings.base, path)
+
+
+def matching_ignores(
+    per_file_ignores: Sequence[tuple[str, tuple[str, ...]]], base: Path, path: Path
+) -> tuple[str, ...]:
     """The selectors that ``per-file-ignores`` turns off for ``path``.
 
     A glob matches the path relative to the configuration's directory (``*`` crosses ``/``,
     and a directory matches everything below it) or the file's name alone, as in ruff.
     """
-    if not settings.per_file_ignores:
+    if not per_file_ignores:
         return ()
     absolute = Path(os.path.abspath(path))
     try:
-        rel = absolute.relative_to(settings.base).as_posix()
+        rel = absolute.relative_to(base).as_posix()
     except ValueError:
         rel = absolute.as_posix()
     candidates = [rel, path.name]
     parts = rel.split("/")
     candidates += ["/".join(parts[:i]) for i in range(1, len(parts))]
     out: list[str] = []
-    for pattern, codes in settings.per_file_ignores:
+    for pattern, codes in per_file_ignores:
         pat = pattern.rstrip("/")
         if pat.startswith("./"):
             pat = pat[2:]
@@ -155,7 +161,10 @@ def file_ignores(settings: Settings, path: Path) -> tuple[str, ...]:
 
 
 def rules_for_file(enabled: Mapping[str, Rule], settings: Settings, path: Path) -> dict[str, Rule]:
-    ignored = file_ignores(settings, path)
+    return without_ignored(enabled, file_ignores(settings, path))
+
+
+def without_ignored(enabled: Mapping[str, Rule], ignored: Sequence[str]) -> dict[str, Rule]:
     if not ignored:
         return dict(enabled)
     return {c: r for c, r in enabled.items() if not any(_matches(r, s) for s in ignored)}

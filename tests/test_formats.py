@@ -31,7 +31,7 @@ rate = opt.lr
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text(PY, encoding="utf-8")
-    (tmp_path / "src" / "broken.py").write_text("def f(:\n", encoding="utf-8")
+    (tmp_path / "src" / "broken.py").write_text("import keras\ndef f(:\n", encoding="utf-8")
     (tmp_path / "translate.ipynb").write_text(notebook(KERAS2), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
