@@ -342,6 +342,13 @@ def _is_magic(body: str, first: bool) -> bool | None:
         return True
     m = _AUTOMAGIC.match(body)
     if m and m.group(1) in AUTOMAGICS:
+        rest = body[m.end(1) :].lstrip()
+        if rest[:1] in "=([{,:;.+-*/%&|^<>!@" and not rest.startswith(("-", "/", "..")):
+            return False  # `history = model.fit(...`: Python that starts with a magic's name
+        line = _Scan()
+        line.feed(body)
+        if not line.at_statement:
+            return False  # opens a bracket or a string that later lines close: Python
         try:
             compile(stripped, "<cell>", "exec")
         except SyntaxError:

@@ -85,6 +85,8 @@ def test_magics_are_hidden_line_for_line() -> None:
         "pip install keras\n",
         "cd ..\n",
         "ls = [1, 2]\n",
+        "history = model.fit(x,\n",
+        "                    epochs=3)\n",
         "if True:\n",
         "    %time g()\n",
         "x = (1\n",
@@ -98,10 +100,11 @@ def test_magics_are_hidden_line_for_line() -> None:
     lines = src.text.splitlines()
     assert len(lines) == len(cell)
     hidden = [i + 1 for i, line in enumerate(lines) if "kmigrate-magic" in line]
-    assert hidden == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
-    assert lines[11] == "    pass  # kmigrate-magic 10"
+    assert hidden == [1, 2, 3, 4, 5, 6, 7, 8, 9, 14]
+    assert lines[13] == "    pass  # kmigrate-magic 10"
     # Python that merely looks like a magic is left alone.
-    assert lines[9] == "ls = [1, 2]" and lines[13] == "     % 2)" and lines[15] == "!not a magic inside a string"
+    assert lines[9] == "ls = [1, 2]" and lines[15] == "     % 2)" and lines[17] == "!not a magic inside a string"
+    assert lines[10] == "history = model.fit(x,"
     compile(src.text, "nb", "exec")
     assert src.render(src.text) == src.raw
 
@@ -273,3 +276,38 @@ def test_map_span_and_json_lines() -> None:
 def test_read_source_dispatches_notebooks(tmp_path: Path) -> None:
     path = write(tmp_path, "not json")
     assert isinstance(read_source(path), FileError)
+
+
+def _notebooks_in_repo() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return sorted(p for p in (root / "fixtures").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+@pytest.mark.parametrize("style", [{"indent": 1}, {"indent": 2, "ensure_ascii": True}])
+def test_every_cell_re_encodes_to_its_own_bytes(style: dict) -> None:
+    src = parse_notebook(Path("nb.ipynb"), "nb.ipynb", notebook(KERAS2, **style).encode())
+    for cell in src.cells:
+        start, end = cell.value_span
+        original = json.loads(src.document[start:end])
+        text = "".join(original) if isinstance(original, list) else original
+        assert src._encode_source(cell, text) == src.document[start:end]
+
+
+@pytest.mark.parametrize("path", _notebooks_in_repo(), ids=lambda p: p.name)
+def test_repository_notebooks_check_and_round_trip(tmp_path: Path, path: Path, run_cli) -> None:
+    """The notebooks shipped as cases (the NMT encoder-decoder, ...) read, check and fix cleanly."""
+    raw = path.read_bytes()
+    src = parse_notebook(path, path.name, raw)
+    compile(src.text, path.name, "exec")
+    for cell in src.cells:
+        start, end = cell.value_span
+        original = json.loads(src.document[start:end])
+        assert src._encode_source(cell, "".join(original) if isinstance(original, list) else original) == src.document[start:end]
+    copy = tmp_path / path.name
+    copy.write_bytes(raw)
+    rc, out, err = run_cli("check", "--isolated", "--no-cache", "-f", "json", copy)
+    assert rc in (0, 1), err
+    assert all(d["cell"] is not None for d in json.loads(out)["diagnostics"])
+    rc, _, err = run_cli("fix", "--isolated", "--no-cache", "--apply", "--unsafe-fixes", copy)
+    assert rc in (0, 1), err
+    json.loads(copy.read_text(encoding="utf-8"))
