@@ -109,9 +109,14 @@ class Context:
             fix = None
         self.reports.append(_Report(rule, node, message or rule.message, fix))
 
-    def spell(self, target: str) -> tuple[str, tuple[InsertImport, ...]]:
-        """Source text that names canonical ``target`` here, plus any import it needs."""
-        spelled = self.names.spell(target)
+    def spell(
+        self, target: str, like: cst.BaseExpression | None = None
+    ) -> tuple[str, tuple[InsertImport, ...]]:
+        """Source text that names canonical ``target`` here, plus any import it needs.
+
+        With ``like`` (the expression being replaced), the user's own spelling is kept.
+        """
+        spelled = self.names.spell_like(like, target) if like is not None else self.names.spell(target)
         if spelled is not None:
             return spelled, ()
         statement, local = self.names.import_for(target)

@@ -325,6 +325,29 @@ class Names:
                     best = (score, spelled)
         return best[1] if best else None
 
+    def spell_like(self, node: cst.BaseExpression, target: str) -> str | None:
+        """Spell canonical ``target`` the way ``node`` (a Name/Attribute chain) spells its name.
+
+        ``tf.keras.optimizers.legacy.Adam`` with target ``keras.optimizers.Adam`` gives
+        ``tf.keras.optimizers.Adam``: the user's root name and Keras flavour are kept.
+        """
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        raw = self.raw(node)
+        if not isinstance(root, cst.Name) or raw is None:
+            return self.spell(target)
+        binding = self._bindings.get(root.value)
+        origin = keras_origin(raw)
+        if binding is None or binding.instance or origin is None:
+            return self.spell(target)
+        new_raw = origin + target[len("keras") :] if target.startswith("keras") else target
+        if new_raw == binding.raw:
+            return root.value
+        if new_raw.startswith(binding.raw + "."):
+            return root.value + new_raw[len(binding.raw) :]
+        return self.spell(target, origin)
+
     def import_for(self, target: str, origin: str | None = None) -> tuple[str, str]:
         """(import statement, local name) that binds canonical ``target``."""
         origin = origin or self.origin

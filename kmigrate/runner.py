@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import libcst as cst
@@ -16,6 +17,9 @@ from kmigrate.sources import SourceFile, read_source
 from kmigrate.versions import Target
 
 
+Vetter = Callable[[str, list[Diagnostic]], list[Diagnostic]]
+
+
 @dataclass(frozen=True)
 class FileResult:
     display: str
@@ -26,6 +30,7 @@ class FileResult:
     fixes_applied: int = 0
     fixed_codes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    initial: tuple[Diagnostic, ...] = ()  # with ``fix``: the findings before fixing
 
     @property
     def changed(self) -> bool:
@@ -69,12 +74,13 @@ def process_file(
     fix: bool = False,
     unsafe: bool = False,
     display: str | None = None,
+    vet: Vetter | None = None,
 ) -> FileResult:
     display = display or str(path)
     source = read_source(path, display)
     if isinstance(source, FileError):
         return FileResult(display, error=source)
-    return process_source(source, rules, target, fix=fix, unsafe=unsafe)
+    return process_source(source, rules, target, fix=fix, unsafe=unsafe, vet=vet)
 
 
 def process_source(
@@ -84,7 +90,13 @@ def process_source(
     *,
     fix: bool = False,
     unsafe: bool = False,
+    vet: Vetter | None = None,
 ) -> FileResult:
+    """Check ``source``; with ``fix``, apply fixes until stable.
+
+    ``vet`` (used by ``--verify``) sees each pass's diagnostics with the text they refer to and
+    returns them with verdicts attached; fixes whose verdict is ``differs`` are then held back.
+    """
     display = source.display
     first = check_text(source.text, display, rules, target)
     if isinstance(first, FileError):
@@ -97,7 +109,12 @@ def process_source(
     applied = 0
     codes: list[str] = []
     warnings: list[str] = []
+    initial: list[Diagnostic] | None = None
     for _ in range(MAX_ITERATIONS):
+        if vet is not None:
+            diags = vet(text, diags)
+        if initial is None:
+            initial = diags
         todo = fixable(diags, unsafe)
         if not todo:
             break
@@ -125,6 +142,7 @@ def process_source(
         fixes_applied=applied,
         fixed_codes=tuple(sorted(set(codes))),
         warnings=tuple(warnings),
+        initial=_map(source, initial if initial is not None else diags),
     )
 
 
