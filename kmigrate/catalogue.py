@@ -95,6 +95,9 @@ class Rule:
     description: str = ""
     default_enabled: bool = True
     fix_safety_note: str = ""
+    # Set when the rewrite changes numbers on purpose (why, in one sentence): `fix --verify`
+    # then applies it despite a `differs` verdict, and only with --unsafe-fixes.
+    intended_difference: str = ""
     symbols: tuple[SymbolEntry, ...] = ()
     keywords: tuple[KeywordEntry, ...] = ()
     defaults: tuple[DefaultEntry, ...] = ()
@@ -132,6 +135,7 @@ class Rule:
             "description": self.description,
             "default_enabled": self.default_enabled,
             "fix_safety_note": self.fix_safety_note,
+            "intended_difference": self.intended_difference,
             "symbols": [vars(e) for e in self.symbols],
             "keywords": [vars(e) for e in self.keywords],
             "defaults": [vars(e) for e in self.defaults],
@@ -161,6 +165,7 @@ _OPTIONAL = {
     "description": str,
     "default_enabled": bool,
     "fix_safety_note": str,
+    "intended_difference": str,
     "symbol": list,
     "keyword": list,
     "default": list,
@@ -294,6 +299,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         description=data.get("description", ""),
         default_enabled=data.get("default_enabled", True),
         fix_safety_note=data.get("fix_safety_note", ""),
+        intended_difference=data.get("intended_difference", ""),
         symbols=symbols,
         keywords=keywords,
         defaults=defaults,

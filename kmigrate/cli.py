@@ -17,7 +17,7 @@ from kmigrate.config import ConfigError, Settings, select_rules, validate_select
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.discovery import Discovery
 from kmigrate.report import Report
-from kmigrate.runner import FileResult, process_file
+from kmigrate.runner import FileResult, Vetter, process_file
 from kmigrate.sources import atomic_write
 from kmigrate.versions import Target, TargetError, parse_target
 
@@ -125,7 +125,7 @@ def _prepare(
     return Run(settings, all_rules, enabled, files, errors)
 
 
-def _process(run: Run, *, fix: bool) -> list[FileResult]:
+def _process(run: Run, *, fix: bool, vet: Optional[Vetter] = None) -> list[FileResult]:
     results = []
     for path in run.files:
         try:
@@ -136,6 +136,7 @@ def _process(run: Run, *, fix: bool) -> list[FileResult]:
                     run.settings.target,
                     fix=fix,
                     unsafe=run.settings.unsafe_fixes,
+                    vet=vet,
                 )
             )
         except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
@@ -265,10 +266,16 @@ def fix(
     ignore: IgnoreOpt = None,
     unsafe_fixes: UnsafeOpt = False,
     exit_zero: ExitZeroOpt = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Prove each fix by running it under Keras 2 and Keras 3; hold back fixes that differ.")
+    ] = False,
 ) -> None:
     """Print the rewrite as a unified diff; with --apply, write it."""
     run = _prepare(paths, output_format, target_keras, select, extend_select, ignore, unsafe_fixes)
-    results = _process(run, fix=True)
+    if verify:
+        results = _process_verified(run)
+    else:
+        results = _process(run, fix=True)
     fmt = run.settings.output_format
     changed = [r for r in results if r.changed]
     write_errors: list[FileError] = []
@@ -296,6 +303,10 @@ def fix(
     for r in results:
         for w in r.warnings:
             _err(f"warning: {w}")
+    if verify and fmt != "json":
+        from kmigrate.verify.report import fix_verdicts
+
+        sys.stderr.write(fix_verdicts(sorted(initial, key=Diagnostic.sort_key), fmt))
     if fmt == "json":
         payload = json.loads(_render(report, "json"))
         payload["files"] = [
@@ -322,6 +333,60 @@ def fix(
     _emit_errors(report, fmt)
     findings = bool(remaining) or (bool(changed) and not apply)
     raise typer.Exit(_exit_code(report, exit_zero, findings))
+
+
+# ---------------------------------------------------------------- dynamic verification
+def _verify_settings(paths: Optional[list[Path]], timeout: Optional[float] = None):  # type: ignore[no-untyped-def]
+    from kmigrate.verify.settings import VerifyConfigError, load
+
+    try:
+        settings = load((paths or [Path(".")])[0])
+    except VerifyConfigError as exc:
+        raise UsageError(f"error: {exc}") from None
+    if timeout is not None:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, timeout=timeout)
+    return settings
+
+
+def _process_verified(run: Run) -> list[FileResult]:
+    from kmigrate.verify.api import Prober, make_vetter
+
+    with Prober(_verify_settings(run.files[:1] or None)) as prober:
+        return _process(run, fix=True, vet=make_vetter(prober, run.enabled, run.settings.unsafe_fixes))
+
+
+@app.command("verify")
+@_guard
+def verify_cmd(
+    paths: PathsArg = None,
+    output_format: FormatOpt = None,
+    timeout: Annotated[
+        Optional[float], typer.Option("--timeout", help="Seconds per probe (default: 60, or [tool.kmigrate.verify]).")
+    ] = None,
+    exit_zero: ExitZeroOpt = False,
+) -> None:
+    """Run every custom layer and Keras construction under Keras 2 and Keras 3; report differences."""
+    from kmigrate.verify.api import verify_paths
+    from kmigrate.verify.report import FORMATS as VERIFY_FORMATS, render
+
+    fmt = output_format or "full"
+    if fmt not in VERIFY_FORMATS:
+        raise UsageError(f"error: unknown format {fmt!r} (choose from {', '.join(VERIFY_FORMATS)})")
+    settings = _verify_settings(paths, timeout)
+    discovery = Discovery()
+    files = list(discovery.walk(paths or [Path(".")]))
+    progress = None if fmt == "json" else (lambda msg: _err(f"probing {msg}"))
+    report = verify_paths(files, settings, progress=progress)
+    sys.stdout.write(render(report, fmt))
+    errors = [*(FileError(p, m) for p, m in discovery.errors), *report.errors]
+    if fmt != "json":
+        for e in errors:
+            _err(e.render())
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FINDINGS if report.differs and not exit_zero else EXIT_CLEAN)
 
 
 @app.command("rules")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,12 @@ class Prober:
     """Runs probe specs on one shared worker and remembers each answer (a fix reported by
     several rules, or seen again in a later fix pass, is probed once)."""
 
+    #: A worker to share instead of starting one per run (a long-lived host, or a test session).
+    shared_worker: Worker | None = None
+
     def __init__(self, settings: VerifySettings, worker: Worker | None = None) -> None:
         self.settings = settings
+        worker = worker or Prober.shared_worker
         self.worker = worker or Worker(timeout=settings.timeout, python=settings.python)
         self._owns = worker is None
         self._cache: dict[str, ProbeResult] = {}
@@ -34,7 +37,7 @@ class Prober:
     def run(self, spec: ProbeSpec) -> ProbeResult:
         key = json.dumps(spec.to_json(), sort_keys=True)
         if key not in self._cache:
-            self._cache[key] = self.worker.probe(spec)
+            self._cache[key] = self.worker.probe(spec, timeout=self.settings.timeout)
         return self._cache[key]
 
     def close(self) -> None:
@@ -49,7 +52,7 @@ class Prober:
 
 
 def _intended(rule: Rule | None) -> bool:
-    return bool(getattr(rule, "intended_difference", ""))
+    return rule is not None and bool(rule.intended_difference)
 
 
 class FixVerifier:
@@ -156,9 +159,7 @@ def verify_paths(
                 assert located.spec is not None
                 if progress is not None:
                     progress(f"{source.display}:{located.span.line}: {located.label}")
-                began = time.perf_counter()
                 result = prober.run(located.spec)
-                result = dataclasses.replace(result, seconds=time.perf_counter() - began)
                 outcomes.append(_outcome(source, located, result, located.spec.shape_source))
         worker = prober.worker
         return VerifyReport(tuple(outcomes), tuple(errors), count, worker.startup_seconds,

@@ -89,16 +89,20 @@ class Worker:
         env["PYTHONUNBUFFERED"] = "1"
         log = open(Path(self._dir) / "worker.log", "ab")  # noqa: SIM115 - owned by the child
         began = time.perf_counter()
-        self._proc = subprocess.Popen(
-            [self.python, "-m", "kmigrate.verify.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            cwd=self._dir,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "kmigrate.verify.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=self._dir,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise WorkerError(f"cannot start the verification worker ({self.python}): {exc}") from None
+        finally:
+            log.close()
         self._buffer = b""
         hello = self._read_line(START_TIMEOUT)
         if hello is None:

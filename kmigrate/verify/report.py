@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
+from kmigrate.diagnostics import Diagnostic
 from kmigrate.verify.api import VerifyReport
 from kmigrate.verify.spec import ProbeOutcome
 
@@ -36,7 +38,10 @@ def concise(report: VerifyReport) -> str:
     lines = []
     for o in report.outcomes:
         extra = numbers(o)
-        lines.append(f"{_where(o)}: {o.verdict.kind} {o.label}" + (f" ({extra})" if extra else ""))
+        line = f"{_where(o)}: {o.verdict.kind} {o.label}" + (f" ({extra})" if extra else "")
+        if o.verdict.kind == "unverifiable" and o.verdict.detail:
+            line += f": {o.verdict.detail}"
+        lines.append(line)
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -91,3 +96,24 @@ def as_json(report: VerifyReport) -> str:
 
 def render(report: VerifyReport, fmt: str) -> str:
     return {"full": full, "concise": concise, "json": as_json}[fmt](report)
+
+
+def fix_verdicts(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
+    """One line per verified fix (``fix --verify`` in the text formats), held-back ones marked."""
+    lines = []
+    for d in diagnostics:
+        v = d.fix.verified if d.fix is not None else None
+        if v is None or d.fix is None:
+            continue
+        where = f"{d.path}:cell {d.cell}:{d.line}:{d.column}" if d.cell is not None else f"{d.path}:{d.line}:{d.column}"
+        parts = [f"max abs diff {v.max_abs_diff:.3g}"] if v.max_abs_diff is not None else []
+        if v.where:
+            parts.append(f"at {v.where}")
+        if v.tolerance is not None:
+            parts.append(f"atol {v.tolerance:g}")
+        held = " (not applied)" if v.kind == "differs" else ""
+        line = f"{where}: {d.code} fix {v.kind}{held}" + (f" ({', '.join(parts)})" if parts else "")
+        if fmt == "full" or v.kind == "unverifiable":
+            line += f": {v.detail}" if v.detail else ""
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else "")
