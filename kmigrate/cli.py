@@ -17,7 +17,8 @@ from kmigrate.config import ConfigError, Settings, select_rules, validate_select
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.discovery import Discovery
 from kmigrate.report import Report
-from kmigrate.runner import FileResult, Vetter, process_file
+from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
+from kmigrate.runner import FileResult, Vetter
 from kmigrate.sources import atomic_write
 from kmigrate.versions import Target, TargetError, parse_target
 
@@ -69,6 +70,12 @@ IgnoreOpt = Annotated[
 ]
 UnsafeOpt = Annotated[
     bool, typer.Option("--unsafe-fixes", help="Also offer and apply fixes marked unsafe.")
+]
+JobsOpt = Annotated[
+    Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the result cache (.kmigrate_cache/).")
 ]
 ExitZeroOpt = Annotated[
     bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain (errors still exit 2).")
@@ -125,25 +132,17 @@ def _prepare(
     return Run(settings, all_rules, enabled, files, errors)
 
 
-def _process(run: Run, *, fix: bool, vet: Optional[Vetter] = None) -> list[FileResult]:
-    results = []
-    for path in run.files:
-        try:
-            results.append(
-                process_file(
-                    path,
-                    run.enabled,
-                    run.settings.target,
-                    fix=fix,
-                    unsafe=run.settings.unsafe_fixes,
-                    vet=vet,
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
-            results.append(
-                FileResult(str(path), error=FileError(str(path), f"internal error: {type(exc).__name__}: {exc}"))
-            )
-    return results
+def _process(
+    run: Run, *, fix: bool, jobs: Optional[int] = None, no_cache: bool = False, vet: Optional[Vetter] = None
+) -> list[FileResult]:
+    job = Job(
+        rules=run.enabled,
+        target=run.settings.target,
+        fix=fix,
+        unsafe=run.settings.unsafe_fixes,
+        cache_dir=None if no_cache else Path.cwd() / CACHE_DIR_NAME,
+    )
+    return process_files(run.files, job, jobs=jobs, vet=vet)
 
 
 def _report(
@@ -221,10 +220,12 @@ def check(
     ignore: IgnoreOpt = None,
     unsafe_fixes: UnsafeOpt = False,
     exit_zero: ExitZeroOpt = False,
+    jobs: JobsOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Report Keras 2 idioms whose behaviour changes in Keras 3."""
     run = _prepare(paths, output_format, target_keras, select, extend_select, ignore, unsafe_fixes)
-    results = _process(run, fix=False)
+    results = _process(run, fix=False, jobs=jobs, no_cache=no_cache)
     diags = [d for r in results for d in r.diagnostics]
     report = _report(run, results, "check", diags)
     fmt = run.settings.output_format
@@ -266,6 +267,7 @@ def fix(
     ignore: IgnoreOpt = None,
     unsafe_fixes: UnsafeOpt = False,
     exit_zero: ExitZeroOpt = False,
+    jobs: JobsOpt = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Prove each fix by running it under Keras 2 and Keras 3; hold back fixes that differ.")
     ] = False,
@@ -275,7 +277,7 @@ def fix(
     if verify:
         results = _process_verified(run)
     else:
-        results = _process(run, fix=True)
+        results = _process(run, fix=True, jobs=jobs)
     fmt = run.settings.output_format
     changed = [r for r in results if r.changed]
     write_errors: list[FileError] = []

@@ -16,6 +16,7 @@ from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, Edit, Fix, Safety, Span
 from kmigrate.names import Names
 from kmigrate.versions import Target
+from kmigrate.walk import walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -199,9 +200,10 @@ def checker_class(name: str) -> type[Checker]:
     return cls
 
 
-class _Dispatcher(cst.CSTVisitor):
+class _Dispatcher:
+    """Routes each node type to the checkers' ``visit_<Type>``/``leave_<Type>`` methods."""
+
     def __init__(self, ctx: Context, checkers: Iterable[Checker]) -> None:
-        super().__init__()
         self.ctx = ctx
         self.visits: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
         self.leaves: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
@@ -211,17 +213,6 @@ class _Dispatcher(cst.CSTVisitor):
                     self.visits[attr[6:]].append(getattr(checker, attr))
                 elif attr.startswith("leave_"):
                     self.leaves[attr[6:]].append(getattr(checker, attr))
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.ctx.ancestors.append(node)
-        for fn in self.visits.get(type(node).__name__, ()):
-            fn(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        for fn in self.leaves.get(type(original_node).__name__, ()):
-            fn(original_node)
-        self.ctx.ancestors.pop()
 
 
 @dataclass
@@ -254,7 +245,8 @@ def analyse(
     checkers = [cls(ctx) for cls in checkers_for(rules.values())]
     if not checkers:
         return []
-    module.visit(_Dispatcher(ctx, checkers))
+    dispatcher = _Dispatcher(ctx, checkers)
+    walk(module, dispatcher.visits, dispatcher.leaves, ctx.ancestors)
     if not ctx.reports:
         return []
     return _materialise(ctx)

@@ -78,89 +78,92 @@ class Binding:
 _AMBIGUOUS = Binding("<ambiguous>")
 
 
-class _Collector(cst.CSTVisitor):
-    """Collects imports and simple assignments without descending into expressions."""
+class _Collector:
+    """Collects imports and simple assignments, statement by statement (never expressions)."""
 
     def __init__(self) -> None:
         self.events: dict[str, list[Binding | None]] = defaultdict(list)
         self.assignments: list[tuple[str, cst.BaseExpression]] = []
         self.star_modules: list[str] = []
 
-    # Statements we look into; everything else at expression level is skipped.
-    def visit_Import(self, node: cst.Import) -> bool:
-        for alias in node.names:
-            full = _module_name(alias.name)
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.events[alias.asname.name.value].append(Binding(full))
+    def statements(self, body: object) -> None:
+        for stmt in body:  # type: ignore[attr-defined]
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self.small(small)
             else:
-                top = full.split(".")[0]
-                self.events[top].append(Binding(top))
-        return False
+                self.compound(stmt)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if node.relative:
-            return False
-        module = _module_name(node.module)
-        if isinstance(node.names, cst.ImportStar):
-            self.star_modules.append(module)
-            return False
-        for alias in node.names:
-            name = _module_name(alias.name)
-            local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                local = alias.asname.name.value
-            self.events[local].append(Binding(f"{module}.{name}"))
-        return False
+    def block(self, node: object) -> None:
+        if isinstance(node, cst.IndentedBlock):
+            self.statements(node.body)
+        elif isinstance(node, cst.SimpleStatementSuite):
+            for small in node.body:
+                self.small(small)
 
-    def visit_Assign(self, node: cst.Assign) -> bool:
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                self.assignments.append((target.target.value, node.value))
+    def compound(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            self.events[stmt.name.value].append(None)
+        elif isinstance(stmt, cst.For):
+            for name in _target_names(stmt.target):
+                self.events[name].append(None)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                if item.asname is not None:
+                    for name in _target_names(item.asname.name):
+                        self.events[name].append(None)
+        self.block(getattr(stmt, "body", None))
+        for handler in getattr(stmt, "handlers", ()):
+            self.block(handler.body)
+        orelse = getattr(stmt, "orelse", None)
+        while orelse is not None:
+            if isinstance(orelse, cst.If):
+                self.block(orelse.body)
+                orelse = orelse.orelse
             else:
-                for name in _target_names(target.target):
-                    self.events[name].append(None)
-        return False
+                self.block(orelse.body)
+                orelse = None
+        final = getattr(stmt, "finalbody", None)
+        if final is not None:
+            self.block(final.body)
+        for case in getattr(stmt, "cases", ()):
+            self.block(case.body)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
-        if isinstance(node.target, cst.Name) and node.value is not None:
-            self.assignments.append((node.target.value, node.value))
-        return False
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        for name in _target_names(node.target):
-            self.events[name].append(None)
-        return False
-
-    def visit_For(self, node: cst.For) -> bool:
-        for name in _target_names(node.target):
-            self.events[name].append(None)
-        return True
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.events[node.name.value].append(None)
-        return True
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.events[node.name.value].append(None)
-        return True
-
-    def visit_Expr(self, node: cst.Expr) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> bool:
-        return False
-
-    def visit_If(self, node: cst.If) -> bool:
-        return True
-
-    def visit_Decorator(self, node: cst.Decorator) -> bool:
-        return False
-
-    def visit_Parameters(self, node: cst.Parameters) -> bool:
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        return False
+    def small(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = _module_name(alias.name)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.events[alias.asname.name.value].append(Binding(full))
+                else:
+                    top = full.split(".")[0]
+                    self.events[top].append(Binding(top))
+        elif isinstance(node, cst.ImportFrom):
+            if node.relative:
+                return
+            module = _module_name(node.module)
+            if isinstance(node.names, cst.ImportStar):
+                self.star_modules.append(module)
+                return
+            for alias in node.names:
+                name = _module_name(alias.name)
+                local = name
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
+                self.events[local].append(Binding(f"{module}.{name}"))
+        elif isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.assignments.append((target.target.value, node.value))
+                else:
+                    for name in _target_names(target.target):
+                        self.events[name].append(None)
+        elif isinstance(node, cst.AnnAssign):
+            if isinstance(node.target, cst.Name) and node.value is not None:
+                self.assignments.append((node.target.value, node.value))
+        elif isinstance(node, cst.AugAssign):
+            for name in _target_names(node.target):
+                self.events[name].append(None)
 
 
 def _target_names(node: cst.BaseExpression) -> list[str]:
@@ -179,7 +182,7 @@ class Names:
 
     def __init__(self, module: cst.Module) -> None:
         collector = _Collector()
-        module.visit(collector)
+        collector.statements(module.body)
         self._star_modules = [m for m in collector.star_modules if keras_origin(m)]
         self._bindings: dict[str, Binding] = {}
         events = collector.events

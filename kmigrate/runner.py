@@ -37,6 +37,14 @@ class FileResult:
         return self.fixed_text is not None
 
 
+_MARKERS = ("keras", "tensorflow")
+
+
+def mentions_keras(text: str) -> bool:
+    """Cheap pre-filter: rules only fire in files that name Keras or TensorFlow somewhere."""
+    return any(marker in text for marker in _MARKERS)
+
+
 def parse(text: str, display: str) -> cst.Module | FileError:
     try:
         return cst.parse_module(text)
@@ -98,6 +106,9 @@ def process_source(
     returns them with verdicts attached; fixes whose verdict is ``differs`` are then held back.
     """
     display = source.display
+    if not mentions_keras(source.text):
+        # No Keras or TensorFlow name can resolve in this file: skip parsing it.
+        return FileResult(display, (), source=source, initial=())
     first = check_text(source.text, display, rules, target)
     if isinstance(first, FileError):
         return FileResult(display, error=source_error(source, first), source=source)
