@@ -159,3 +159,21 @@ def test_verify_full_format_names_the_numbers(run_cli, shared_worker) -> None:
     assert code == 1
     assert "DIFFERS class GatedProjection" in out and "max abs diff" in out and "default ladder" in out
     assert "1 differ" in out
+
+
+def test_verify_simulates_callbacks(run_cli, shared_worker) -> None:
+    code, payload = _verify(run_cli, FIXTURES / "lr_callback.py")
+    by_label = {o["label"].split("(")[0]: o for o in payload["outcomes"]}
+    warm = by_label["class WarmUp"]
+    assert warm["verdict"] == "differs" and warm["where"].startswith("lr after on_epoch_begin")
+    assert by_label["keras.callbacks.ReduceLROnPlateau"]["verdict"] == "differs"  # epsilon= is dropped
+    assert by_label["keras.callbacks.EarlyStopping"]["verdict"] == "equivalent"
+    assert code == 1
+
+
+def test_fix_verify_proves_the_lr_attribute_fix_in_a_callback(tmp_path: Path, run_cli, shared_worker) -> None:
+    target = tmp_path / "warmup.py"
+    shutil.copy(FIXTURES / "lr_callback.py", target)
+    code, out, _ = run_cli("fix", "--verify", "--select", "KM102", "--format", "json", target)
+    [d] = _json(out)["diagnostics"]
+    assert d["fix"]["verified"]["verdict"] == "equivalent", d["fix"]["verified"]

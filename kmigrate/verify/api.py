@@ -68,19 +68,20 @@ class FixVerifier:
         self.rules = rules
         self.unsafe = unsafe
 
-    def verdict(self, text: str, diag: Diagnostic) -> Verdict:
-        located = specs.for_fix(text, diag, self.prober.settings)
+    def verdict(self, text: str, diag: Diagnostic, companions: list[Diagnostic]) -> Verdict:
+        located = specs.for_fix(text, diag, self.prober.settings, companions)
         if located.spec is None:
             return Verdict("unverifiable", located.reason)
         return self.prober.run(located.spec).verdict
 
     def __call__(self, text: str, diags: list[Diagnostic]) -> list[Diagnostic]:
         out = []
+        companions = [d for d in diags if d.fix is not None and (d.fix.safety == "safe" or self.unsafe)]
         for d in diags:
             if d.fix is None or not d.fix.edits or d.fix.verified is not None:
                 out.append(d)
                 continue
-            verdict = self.verdict(text, d)
+            verdict = self.verdict(text, d, companions)
             fix = d.fix.with_verdict(verdict)
             if verdict.kind == "differs" and self.unsafe and not _intended(self.rules.get(d.code)):
                 fix = dataclasses.replace(fix, edits=())

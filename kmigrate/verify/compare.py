@@ -106,7 +106,8 @@ class Ledger:
         if self.mismatches:
             m = self.mismatches[0]
             more = f" (+{len(self.mismatches) - 1} more)" if len(self.mismatches) > 1 else ""
-            return {**base, "verdict": "differs", "where": m.where,
+            # The difference is not a number (shape, structure, an exception, a decision).
+            return {**base, "max_abs_diff": None, "max_rel_diff": None, "verdict": "differs", "where": m.where,
                     "detail": f"{subject}: {m.where}: {m.detail}{more}{notes}"}
         if self.first_fail is not None:
             # The numbers reported are those of the first failing check's kind (all trajectory

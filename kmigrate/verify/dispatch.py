@@ -125,7 +125,7 @@ def _run(m: Modules, req: dict[str, Any]) -> dict[str, Any]:
     elif kind2 == "schedule":
         info = probe_values.schedule(obj2, obj3, ledger)
     elif kind2 == "callback":
-        info = probe_callback.run(obj2, obj3, ledger)
+        info = probe_callback.run(obj2, obj3, ledger, m.k2, m.k3)
     elif kind2 == "loss":
         info = probe_values.loss(tf, obj2, obj3, ledger)
     elif kind2 == "metric":

@@ -2,7 +2,7 @@
 
 A construct is probeable when it can be rebuilt from module-level names alone: a constructor
 call whose arguments are literals or module-level names, a top-level class deriving from a Keras
-layer, loss, metric, schedule or regularizer (a Keras ``Model`` counts as a layer), or a
+layer, loss, metric, schedule, regularizer or callback (a Keras ``Model`` counts as a layer), or a
 top-level function (probed as an activation-like function).
 """
 
@@ -32,7 +32,7 @@ EXTRA_CALLS = frozenset({"keras.Sequential", "keras.models.Sequential", "keras.a
 CLASS_BASES = (
     "keras.layers.", "keras.Layer", "keras.Model", "keras.models.", "keras.Sequential",
     "keras.engine.", "keras.losses.", "keras.metrics.", "keras.optimizers.schedules.",
-    "keras.regularizers.Regularizer", "keras.src.",
+    "keras.regularizers.Regularizer", "keras.callbacks.", "keras.src.",
 )
 
 
@@ -148,7 +148,7 @@ class Analysed:
                         continue
                     resolved = self.names.resolve_keras(base.value) or ""
                     local = isinstance(base.value, cst.Name) and base.value.value in found
-                    if local or (resolved.startswith(CLASS_BASES) and "callbacks" not in resolved):
+                    if local or resolved.startswith(CLASS_BASES):
                         found.add(c.name.value)
                         changed = True
                         break

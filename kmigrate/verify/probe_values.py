@@ -30,7 +30,10 @@ def optimizer(tf: Any, k3: Any, o2: Any, o3: Any, steps: int, ledger: Ledger) ->
     rng = np.random.RandomState(3)
     grads = [rng.standard_normal(4).astype("float32") for _ in range(steps)]
     for k, g in enumerate(grads, start=1):
-        o2.apply_gradients([(tf.constant(g), v2)])
+        try:
+            o2.apply_gradients([(tf.constant(g), v2)])
+        except Exception as exc:  # noqa: BLE001 - without a Keras 2 trajectory there is no reference
+            raise ProbeFailed(f"the original optimizer fails under Keras 2 at step {k}: {_first_error(exc)}") from None
         try:
             o3.apply_gradients([(tf.constant(g), v3)])
         except Exception as exc:  # noqa: BLE001 - a Keras 3 failure is a difference

@@ -39,7 +39,7 @@ def concise(report: VerifyReport) -> str:
     for o in report.outcomes:
         extra = numbers(o)
         line = f"{_where(o)}: {o.verdict.kind} {o.label}" + (f" ({extra})" if extra else "")
-        if o.verdict.kind == "unverifiable" and o.verdict.detail:
+        if o.verdict.detail and (o.verdict.kind == "unverifiable" or o.verdict.max_abs_diff is None):
             line += f": {o.verdict.detail}"
         lines.append(line)
     return "\n".join(lines) + ("\n" if lines else "")
@@ -113,7 +113,7 @@ def fix_verdicts(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
             parts.append(f"atol {v.tolerance:g}")
         held = " (not applied)" if v.kind == "differs" else ""
         line = f"{where}: {d.code} fix {v.kind}{held}" + (f" ({', '.join(parts)})" if parts else "")
-        if fmt == "full" or v.kind == "unverifiable":
+        if fmt == "full" or v.kind == "unverifiable" or (v.kind == "differs" and v.max_abs_diff is None):
             line += f": {v.detail}" if v.detail else ""
         lines.append(line)
     return "\n".join(lines) + ("\n" if lines else "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 
 from kmigrate.diagnostics import Diagnostic, Edit, Span
@@ -25,10 +27,16 @@ def needs_legacy(source: str, entry: str) -> bool:
     names = Names(module)
     for call in _calls(module):
         name = names.resolve_keras(call.func) or ""
-        if name.startswith("keras.optimizers.") and any(
-            a.keyword is not None and a.keyword.value in LEGACY_KEYWORDS for a in call.args
-        ):
-            return True
+        if not name.startswith("keras.optimizers."):
+            continue
+        for a in call.args:
+            if a.keyword is None:
+                continue
+            if a.keyword.value in LEGACY_KEYWORDS:
+                return True
+            # ``epsilon=None`` meant "the backend epsilon" only to the legacy optimizers (#26)
+            if a.keyword.value == "epsilon" and isinstance(a.value, cst.Name) and a.value.value == "None":
+                return True
     return False
 
 
@@ -79,8 +87,28 @@ def _statement_at(b: Analysed, offset: int) -> int:
     return len(b.module.body)
 
 
-def for_fix(text: str, diag: Diagnostic, settings: VerifySettings) -> Located:
-    """The construct a fix touches, before (Keras 2) and after the fix (Keras 3)."""
+def _inside(a: Analysed, d: Diagnostic, c: Construct) -> bool:
+    span = d.source_span or d.span
+    return c.start <= a.offset(span.line, span.column) and a.offset(span.end_line, span.end_column) <= c.end
+
+
+def _joint_edits(text: str, groups: list[tuple[Edit, ...]]) -> list[tuple[Edit, ...]]:
+    """The groups that apply together (first one always), as :func:`apply_edits` would pick them."""
+    chosen = groups[:1]
+    for group in groups[1:]:
+        if apply_edits(text, [*chosen, group])[1] == len(chosen) + 1:
+            chosen.append(group)
+    return chosen
+
+
+def for_fix(text: str, diag: Diagnostic, settings: VerifySettings,
+            companions: Sequence[Diagnostic] = ()) -> Located:
+    """The construct a fix touches, before (Keras 2) and after the fix (Keras 3).
+
+    ``companions`` are the other fixes of the same pass: those inside the same construct are
+    applied with this one, because they will be applied together (fixing one ``.lr`` of a
+    callback and not the next would measure a state nobody will run).
+    """
     span = diag.source_span or diag.span
     assert diag.fix is not None
     try:
@@ -95,8 +123,11 @@ def for_fix(text: str, diag: Diagnostic, settings: VerifySettings) -> Located:
                        "no layer, optimizer, callback, custom class or top-level function that can be "
                        "rebuilt from module-level names encloses this fix")
     c = found[0]
-    edits = _edit_offsets(a, diag.fix.edits)
-    new_text, _ = apply_edits(text, [diag.fix.edits])
+    others = [d.fix.edits for d in companions
+              if d is not diag and d.fix is not None and d.fix.edits and _inside(a, d, c)]
+    groups = _joint_edits(text, [diag.fix.edits, *others])
+    edits = sorted(set(_edit_offsets(a, tuple(e for g in groups for e in g))))
+    new_text, _ = apply_edits(text, groups)
     try:
         b = Analysed(new_text)
     except cst.ParserSyntaxError:
@@ -108,5 +139,7 @@ def for_fix(text: str, diag: Diagnostic, settings: VerifySettings) -> Located:
     shapes, source = input_shapes(a, c, settings)
     before = Unit(before.source, before.entry, needs_legacy(before.source, before.entry))
     label = c.label if c.kind != "call" else f"{c.label} -> {' '.join(entry_after.split())[:70]}"
+    if len(groups) > 1:
+        label += f" (with {len(groups) - 1} other fix{'es' if len(groups) > 2 else ''} in it)"
     spec = ProbeSpec(label, before, after, shapes, source, settings.tolerances, settings.steps)
     return Located(diag.path, diag.span, label, spec)
