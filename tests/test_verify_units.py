@@ -197,3 +197,30 @@ def test_check_path_and_verify_parent_never_import_tensorflow(tmp_path: Path) ->
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_only_activation_like_functions_are_run() -> None:
+    text = textwrap.dedent(
+        """\
+        from tensorflow.keras import backend as K
+        def act(x):
+            return K.argmax(x)
+        def loss(y_true, y_pred, scale=2.0):
+            return K.mean(y_true - y_pred) * scale
+        def train(model, data, epochs):
+            return K.argmax(data)
+        def save(x):
+            model.save("m.h5")
+            return K.argmax(x)
+        def touch(x):
+            open("f", "w")
+            return K.argmax(x)
+        """
+    )
+    a = Analysed(text)
+    runnable = {c.name for c in a.enclosing(0, len(text)) if c.kind == "function"}
+    for name in ("act", "loss", "train", "save", "touch"):
+        start = text.index(f"def {name}")
+        found = [c.name for c in a.enclosing(start + 4, start + 5) if c.kind == "function"]
+        assert (found == [name]) == (name in ("act", "loss")), (name, found)
+    assert runnable == set()

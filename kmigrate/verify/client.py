@@ -24,6 +24,8 @@ from kmigrate.diagnostics import Verdict
 from kmigrate.verify.spec import ProbeSpec
 
 START_TIMEOUT = 180.0
+#: a fresh worker after this many probes keeps TensorFlow's memory use flat on long runs
+PROBES_PER_WORKER = 250
 PROBE_MARKER = "--- kmigrate probe ---"
 # TensorFlow's C++ start-up chatter (absl log lines) is not what went wrong.
 _NOISE = re.compile(r"^[IWE]\d{4} |^WARNING: All log messages|^To enable the following|^\s*$")
@@ -191,6 +193,10 @@ class Worker:
             return ProbeResult(Verdict("unverifiable", self._start_error))
         assert self._proc is not None and self._proc.stdin is not None
         self._next_id += 1
+        if self._next_id % PROBES_PER_WORKER == 0:
+            self._kill()
+            self.start()
+            assert self._proc is not None and self._proc.stdin is not None
         request = json.dumps({"id": self._next_id, "probe": spec.to_json()}) + "\n"
         began = time.perf_counter()
         limit = self.timeout if timeout is None else timeout

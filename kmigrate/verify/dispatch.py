@@ -100,7 +100,10 @@ def _run(m: Modules, req: dict[str, Any]) -> dict[str, Any]:
         make2: Callable[[], Any] = lambda: sandbox.build(ns2, before["entry"])  # noqa: E731
         obj2 = make2()
     except Exception as exc:  # noqa: BLE001 - the original must run for a comparison to exist
-        return _unverifiable(f"the original does not run under Keras 2: {_error(exc)}")
+        hint = ""
+        if isinstance(exc, TypeError) and "argument" in str(exc):
+            hint = " (give constructor arguments with a `# kmigrate: init=(...)` comment on the class)"
+        return _unverifiable(f"the original does not run under Keras 2: {_error(exc)}{hint}")
     _seed(m)
     try:
         ns3 = sandbox.run_unit("k3", after["source"], after["legacy"])

@@ -20,6 +20,10 @@ from kmigrate.names import Names
 from kmigrate.verify import units
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SIDE_EFFECTS = re.compile(
+    r"\.(fit|fit_generator|train_on_batch|save|save_weights|load_weights|evaluate|predict)\(|"
+    r"\b(open|exec|eval|input|print)\(|\b(os|sys|shutil|subprocess|pathlib|socket|requests)\."
+)
 CALL_FAMILIES = (
     "keras.layers.", "keras.optimizers.", "keras.callbacks.", "keras.losses.", "keras.metrics.",
     "keras.regularizers.",
@@ -100,7 +104,7 @@ class Analysed:
     def top_index(self, node: cst.CSTNode) -> int:
         while node not in self.module.body:
             node = self.parents[node]
-        return self.module.body.index(node)  # type: ignore[arg-type]
+        return self.module.body.index(node)
 
     def ancestors(self, node: cst.CSTNode) -> list[cst.CSTNode]:
         out = []
@@ -178,7 +182,15 @@ class Analysed:
                                node.name.value)
 
     def function_construct(self, node: cst.FunctionDef) -> Construct | None:
+        """Only activation- or loss-like functions are run: one or two tensors in, nothing else
+        required, and no sign of work with side effects (training, saving, files, processes)."""
         if node not in self.module.body:
+            return None
+        params = node.params
+        required = [p for p in params.params if p.default is None] + list(params.posonly_params)
+        if not 1 <= len(required) <= 2 or any(p.default is None for p in params.kwonly_params):
+            return None
+        if _SIDE_EFFECTS.search(self.module.code_for_node(node.body)):
             return None
         return self._construct("function", node, f"def {node.name.value}", node.name.value, node.name.value)
 

@@ -79,10 +79,12 @@ def _import_alias_code(module: cst.Module, node: cst.Import | cst.ImportFrom, al
 def _alias_binding(alias: cst.ImportAlias, is_from: bool) -> str:
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
         return alias.asname.name.value
-    name = alias.name
+    name: cst.BaseExpression = alias.name
     while isinstance(name, cst.Attribute) and not is_from:
         name = name.value  # ``import a.b.c`` binds ``a``
-    return name.value if isinstance(name, cst.Name) else name.attr.value  # type: ignore[union-attr]
+    if isinstance(name, cst.Name):
+        return name.value
+    return name.attr.value if isinstance(name, cst.Attribute) else ""
 
 
 def table(module: cst.Module) -> list[Statement]:

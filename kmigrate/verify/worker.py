@@ -1,8 +1,9 @@
 """The verification worker: ``python -m kmigrate.verify.worker``.
 
 Imports TensorFlow, tf_keras and keras once, then serves probe requests, one JSON object per
-line on stdin, one JSON answer per line on a private copy of stdout. File descriptor 1 itself is
-pointed at stderr so that nothing user code or TensorFlow prints can corrupt the protocol.
+line on a private copy of stdin, one JSON answer per line on a private copy of stdout. File
+descriptors 0 and 1 themselves point at /dev/null and stderr, so that nothing user code reads
+or prints (nor TensorFlow's chatter) can corrupt the protocol.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ import warnings
 from typing import Any, TextIO
 
 
-def _protocol_stream() -> TextIO:
-    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+def _protocol_streams() -> tuple[TextIO, TextIO]:
+    """Private copies of stdin/stdout for the protocol; fds 0 and 1 go to /dev/null and stderr,
+    so that user code that reads input or prints cannot touch the protocol."""
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     os.dup2(2, 1)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
     sys.stdout = sys.stderr
-    return proto
+    return requests, answers
 
 
 def _send(stream: TextIO, message: dict[str, Any]) -> None:
@@ -51,7 +59,7 @@ def _warm_up(modules: Any) -> None:
 
 
 def main() -> int:
-    proto = _protocol_stream()
+    requests, proto = _protocol_streams()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.pop("TF_USE_LEGACY_KERAS", None)
@@ -68,7 +76,7 @@ def main() -> int:
         _send(proto, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
     _send(proto, {"ready": True, "versions": modules.versions(), "seconds": time.perf_counter() - start})
-    for line in sys.stdin:
+    for line in requests:
         if not line.strip():
             continue
         req = json.loads(line)
