@@ -128,6 +128,19 @@ class Ledger:
                 f"(rel {self.max_rel:.3g}) within atol {self.atol:g}, rtol {self.rtol:g}{notes}"}
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """``TypeName: the line that says what went wrong`` (Keras 3 wraps errors raised in
+    ``call()`` in a first line that only says where; the cause is on a later line)."""
+    lines = [ln.strip() for ln in _ANSI.sub("", str(exc)).splitlines() if ln.strip()]
+    if lines and lines[0].startswith("Exception encountered when calling") and len(lines) > 1:
+        lines = lines[1:]
+    text = lines[0][:limit] if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def category(where: str) -> str:
     """``trajectory step 7`` -> ``trajectory``; ``output (training=False)[1]`` -> without ``[1]``."""
     return re.sub(r"( step \d+|\[\d+\])$", "", where)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kmigrate.verify import probe_callback, probe_layer, probe_values, sandbox
-from kmigrate.verify.compare import Ledger
+from kmigrate.verify.compare import Ledger, describe
 from kmigrate.verify.probe_layer import ProbeFailed
 
 KINDS = ("layer", "schedule", "optimizer", "callback", "loss", "metric", "regularizer")
@@ -56,8 +56,7 @@ def kind_of(obj: Any, km: Any) -> str:
 
 
 def _error(exc: BaseException) -> str:
-    first = str(exc).splitlines()[0][:240] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return describe(exc, 240)
 
 
 def _seed(m: Modules) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kmigrate.verify.compare import Ledger
+from kmigrate.verify.compare import Ledger, describe
 from kmigrate.verify.probe_layer import ProbeFailed
 
 ATTRIBUTES = (
@@ -28,7 +28,7 @@ def _decisions(cb: Any) -> list[bool] | str:
         try:
             cb._set_monitor_op()
         except Exception as exc:  # noqa: BLE001 - decided only once a model is attached
-            return f"decided at training time ({type(exc).__name__}: {str(exc)[:160]})"
+            return f"decided at training time ({describe(exc, 160)})"
     judge = getattr(cb, "_is_improvement", None)
     if judge is None:
         op = getattr(cb, "monitor_op", None)
@@ -94,7 +94,7 @@ def simulate(cb: Any, km: Any) -> tuple[list[Any], str | None]:
             trace.append(("lr after on_epoch_end", epoch, _learning_rate(model), bool(model.stop_training)))
         cb.on_train_end({})
     except Exception as exc:  # noqa: BLE001 - user hooks may raise anything
-        return trace, f"{step}: {type(exc).__name__}: {str(exc)[:160]}"
+        return trace, f"{step}: {describe(exc, 160)}"
     return trace, None
 
 

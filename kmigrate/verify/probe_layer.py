@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kmigrate.verify.compare import Ledger, flatten
+from kmigrate.verify.compare import Ledger, describe, flatten
 
 Make = Callable[[], Any]
 
@@ -109,7 +109,7 @@ def run(tf: Any, make2: Make, make3: Make, shapes: Sequence[Sequence[int | None]
         try:
             y2 = _call(tf, l2, args, False)
         except Exception as exc:  # noqa: BLE001 - try the next input
-            errors.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}")
+            errors.append(f"{label}: {describe(exc, 120)}")
             continue
         chosen = (label, shape, args, l2, y2)
         break
@@ -121,7 +121,7 @@ def run(tf: Any, make2: Make, make3: Make, shapes: Sequence[Sequence[int | None]
     try:
         _call(tf, l3, args, False)
     except Exception as exc:  # noqa: BLE001 - a Keras 3 failure is a behaviour difference
-        ledger.mismatch("call", f"Keras 3 raises {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        ledger.mismatch("call", f"Keras 3 raises {describe(exc)}")
         return info
     order = _weight_map(l2, l3, ledger)
     if order is None:

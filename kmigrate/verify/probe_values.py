@@ -12,15 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from kmigrate.verify.compare import Ledger
+from kmigrate.verify.compare import Ledger, describe
 from kmigrate.verify.probe_layer import ProbeFailed
 
 SCHEDULE_STEPS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 1000, 10000)
 
 
 def _first_error(exc: Exception) -> str:
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"
+    return describe(exc)
 
 
 def optimizer(tf: Any, k3: Any, o2: Any, o3: Any, steps: int, ledger: Ledger) -> dict[str, Any]:
