@@ -72,7 +72,11 @@ class FixVerifier:
         located = specs.for_fix(text, diag, self.prober.settings, companions)
         if located.spec is None:
             return Verdict("unverifiable", located.reason)
-        return self.prober.run(located.spec).verdict
+        result = self.prober.run(located.spec)
+        if result.shape is None or result.kind not in ("layer", "function"):
+            return result.verdict
+        note = f"; input shape {tuple(result.shape)} from {located.spec.shape_source}"
+        return dataclasses.replace(result.verdict, detail=result.verdict.detail + note)
 
     def __call__(self, text: str, diags: list[Diagnostic]) -> list[Diagnostic]:
         out = []
