@@ -63,6 +63,11 @@ def test_layers(worker: Worker) -> None:
         assert r.kind == "layer" and r.verdict.max_abs_diff <= 1e-5
 
 
+def test_layer_regularization_losses_are_compared(worker: Worker) -> None:
+    r = probe(worker, "keras.layers.Dense(4, kernel_regularizer=keras.regularizers.l1_l2())")
+    assert r.verdict.kind == "differs" and r.verdict.where == "regularization losses"
+
+
 def test_batchnorm_moving_variance_after_training_steps(worker: Worker) -> None:
     r = worker.probe(ProbeSpec("bn", Unit(TF, "keras.layers.BatchNormalization(momentum=0.0)"),
                                Unit(TF, "keras.layers.BatchNormalization(momentum=0.0)"), shapes=((2, 2, 2, 3),)))

@@ -150,14 +150,18 @@ def verify_paths(
     prober = prober or Prober(settings)
     try:
         for path in files:
-            source = read_source(path)
+            try:
+                source = read_source(path)
+            except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the run
+                source = FileError(str(path), f"internal error: {type(exc).__name__}: {exc}")
             if isinstance(source, FileError):
                 errors.append(source)
                 continue
             try:
                 found = locate_source(source, settings)
             except Exception as exc:  # noqa: BLE001 - a file that does not parse is an error, not a crash
-                errors.append(FileError(source.display, f"cannot analyse: {type(exc).__name__}: {exc}"))
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                errors.append(FileError(source.display, f"cannot parse: {first}"))
                 continue
             count += 1
             for located in found:

@@ -97,6 +97,10 @@ def _gradients(tf: Any, layer: Any, args: tuple[Any, ...], seed: int) -> tuple[l
     return full[: len(floats)], full[len(floats) :]
 
 
+def _losses(layer: Any) -> float:
+    return float(sum(float(np.asarray(v)) for v in layer.losses))
+
+
 def _deterministic(outputs: list[Any], again: list[Any]) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(flatten(outputs), flatten(again)))
 
@@ -129,6 +133,8 @@ def run(tf: Any, make2: Make, make3: Make, shapes: Sequence[Sequence[int | None]
     w2 = l2.get_weights()
     l3.set_weights([w2[j] for j in order])
     ledger.compare("output (training=False)", _call(tf, l2, args, False), _call(tf, l3, args, False))
+    # Weight and activity regularizers add to the training loss (catalogue 7).
+    ledger.compare("regularization losses", _losses(l2), _losses(l3))
     gi2, gw2 = _gradients(tf, l2, args, 7)
     gi3, gw3 = _gradients(tf, l3, args, 7)
     ledger.compare("gradient w.r.t. input", gi2, gi3)
