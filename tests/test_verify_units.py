@@ -224,3 +224,12 @@ def test_only_activation_like_functions_are_run() -> None:
         found = [c.name for c in a.enclosing(start + 4, start + 5) if c.kind == "function"]
         assert (found == [name]) == (name in ("act", "loss")), (name, found)
     assert runnable == set()
+
+
+def test_a_fix_that_rewrites_the_whole_statement_still_finds_the_call() -> None:
+    text = "import keras\n\nopt = keras.optimizers.SGD(0.1, decay=1e-4)\n"
+    new = "opt = keras.optimizers.SGD(keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=1e-4))"
+    d = _diag(text, "decay=1e-4", (Edit(Span(3, 1, 3, 45), new),))
+    located = specs.for_fix(text, d, VerifySettings())
+    assert located.spec is not None
+    assert located.spec.after.entry == new[len("opt = "):]

@@ -79,6 +79,14 @@ def map_range(start: int, end: int, edits: list[tuple[int, int, str]]) -> tuple[
     return new_start, new_end
 
 
+def _is_expression(code: str) -> bool:
+    try:
+        cst.parse_expression(code)
+    except cst.ParserSyntaxError:
+        return False
+    return True
+
+
 def _statement_at(b: Analysed, offset: int) -> int:
     for i, stmt in enumerate(b.module.body):
         s, e = b.offsets(stmt)
@@ -134,6 +142,15 @@ def for_fix(text: str, diag: Diagnostic, settings: VerifySettings,
         return Located(diag.path, diag.span, c.label, None, "the rewritten module does not parse")
     new_start, new_end = map_range(c.start, c.end, edits)
     entry_after = b.text[new_start:new_end] if c.kind == "call" else c.entry
+    if c.kind == "call" and not _is_expression(entry_after):
+        # The fix rewrote more than the call (the whole statement, say): find the call again.
+        inner = [k for k in b.enclosing(new_start, new_start) if k.kind == "call" and k.name == c.name]
+        inner = inner or [k for k in b.all_constructs()
+                          if k.kind == "call" and k.name == c.name and new_start <= k.start and k.end <= new_end]
+        if not inner:
+            return Located(diag.path, diag.span, c.label, None,
+                           "the fix rewrites more than the construct; the rewritten call was not found")
+        entry_after, new_start = inner[0].entry, inner[0].start
     closure_before, before = _unit(a, c.entry, c.statement)
     closure_after, after = _unit(b, entry_after, _statement_at(b, new_start))
     shapes, source = input_shapes(a, c, settings)
