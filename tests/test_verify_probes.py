@@ -147,8 +147,8 @@ for side, root in (("k2", "tf_keras"), ("k3", "keras")):
     assert ("legacy" in ns["SGD"].__module__) == (side == "k2"), ns["SGD"]
     assert ns["tf"].constant(1.0).numpy() == 1.0
 # Keras 2 private modules resolve on the Keras 2 side (and fail on the Keras 3 side, as they do).
-ns = sandbox.run_unit("k2", "from keras.engine.base_layer import Layer\nimport tf_keras\n")
-assert ns["Layer"] is ns["tf_keras"].layers.Layer
+ns = sandbox.run_unit("k2", "from keras.engine.base_layer import Layer\nimport tf_keras\nfrom keras.layers import core\n")
+assert ns["Layer"] is ns["tf_keras"].layers.Layer and ns["core"].Dense is ns["tf_keras"].layers.Dense
 try:
     sandbox.run_unit("k3", "from keras.engine.base_layer import Layer\n")
 except ImportError:

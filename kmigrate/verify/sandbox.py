@@ -76,6 +76,20 @@ def _walk(root: types.ModuleType, root_name: str, rest: str) -> Any:
     return obj
 
 
+def _with_submodules(kmod: types.ModuleType, root_name: str, rest: str, fromlist: Any) -> Any:
+    """``from keras.layers import core``: names that are private submodules, not attributes,
+    are added on a proxy (the real module is never modified)."""
+    obj = _walk(kmod, root_name, rest)
+    missing = {}
+    for name in fromlist:
+        if name != "*" and not hasattr(obj, name):
+            try:
+                missing[name] = _walk(kmod, root_name, f"{rest}.{name}")
+            except ImportError:
+                continue  # Python raises the usual "cannot import name"
+    return ModuleProxy(getattr(obj, "__name__", root_name), obj, missing) if missing else obj
+
+
 def tf_proxy_for(tf: types.ModuleType, kmod: types.ModuleType) -> types.ModuleType:
     """``tensorflow`` whose ``keras``, ``python.keras`` and ``compat.v1/v2.keras`` are ``kmod``."""
     compat = ModuleProxy("tensorflow.compat", tf.compat, {
@@ -95,7 +109,7 @@ def make_import(kmod: types.ModuleType, tf_proxy: types.ModuleType) -> Any:
                 if name == prefix or name.startswith(prefix + "."):
                     rest = name[len(prefix) :]
                     if fromlist:
-                        return _walk(kmod, root_name, rest)
+                        return _with_submodules(kmod, root_name, rest, fromlist)
                     return tf_proxy if name.startswith("tensorflow") else kmod
             if name == "tensorflow" or (name.startswith("tensorflow.") and not fromlist):
                 return tf_proxy
