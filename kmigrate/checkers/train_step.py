@@ -69,7 +69,7 @@ class TrainStepChecker(Checker):
         method = method_name(node)
         if method == "minimize":
             receiver = node.func.value  # type: ignore[attr-defined]
-            if is_optimizer(self.ctx, receiver) or (
+            if self._keras_optimizer(receiver) or (
                 _calls.keyword(node, "tape") is not None and self._unknown(receiver)
             ):
                 self._minimize(node, receiver)
@@ -83,6 +83,13 @@ class TrainStepChecker(Checker):
                 self._state_api(node, receiver, method)
         else:
             self._jit(node)
+
+    def _keras_optimizer(self, receiver: cst.BaseExpression) -> bool:
+        """``*.optimizer`` or a name bound to a Keras optimizer. A bare ``optimizer`` is not
+        enough here: TF1 optimizers (``tf.compat.v1.train.*``) have ``minimize`` too."""
+        if isinstance(receiver, cst.Name):
+            return (self.ctx.names.instance_of(receiver) or "").startswith("keras.optimizers.")
+        return is_optimizer(self.ctx, receiver)
 
     def _unknown(self, receiver: cst.BaseExpression) -> bool:
         """Not a name bound to something else: ``tape=`` is Keras-2 optimizer only."""
