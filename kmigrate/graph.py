@@ -41,6 +41,9 @@ QUERY_ATTENTION = frozenset({"MultiHeadAttention", "GroupedQueryAttention"})  # 
 MODELS = frozenset({"keras.Model", "keras.models.Model"})
 SEQUENTIALS = frozenset({"keras.Sequential", "keras.models.Sequential"})
 INPUTS = frozenset({"keras.Input", "keras.layers.Input"})
+# Calls that only look at a model or layer: passing one to them is not a use out of sight.
+INSPECTING = frozenset({"keras.utils.plot_model", "keras.utils.model_to_dot", "keras.utils.print_summary"})
+INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "type", "id", "isinstance", "hasattr"})
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -554,6 +557,10 @@ class Graph:
             callee = base.attrs.get(func.attr.value)
             if func.attr.value in base.attrs:
                 self._resolved_attrs[id(func)] = callee
+        elif isinstance(func, cst.Name) and func.value in INSPECTING_BUILTINS and not env.lookup(func.value)[0]:
+            for arg in node.args:
+                self.eval(arg.value, env)
+            return None
         else:
             callee = self.eval(func, env)
         if isinstance(callee, Layer):
@@ -603,6 +610,10 @@ class Graph:
             return self._functional(node, env)
         if name in SEQUENTIALS:
             return self._sequential(node, env)
+        if name in INSPECTING:
+            for arg in node.args:
+                self.eval(arg.value, env)
+            return None
         if not name.startswith("keras.layers."):
             self._args(node, env)
             return None

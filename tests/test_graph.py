@@ -208,6 +208,13 @@ def test_models_and_layers_escape_when_used_out_of_sight() -> None:
         read.trainable = False
     """)
     assert only_model(graph).escaped
+    looked_at = build("""
+        model = keras.Model(a, b)
+        print(model)
+        keras.utils.plot_model(model, "model.png")
+        model.summary()
+    """)
+    assert not only_model(looked_at).escaped
     escaped = {layer.binding: layer.escaped for layer in graph.layers}
     assert escaped == {"att": True, "kept": False, "read": True}
 
