@@ -34,6 +34,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.keras_side_by_side import ensure_keras, keras_env  # noqa: E402
+
 CASE_DIR = ROOT / "fixtures" / "cases" / "nmt_encoder_decoder"
 UNFIXED = CASE_DIR / "translate.py"
 FIXED = CASE_DIR / "translate_fixed.py"
@@ -50,13 +54,10 @@ class Flavour:
     keras_path: Path | None = None  # a side-by-side Keras 3; None: the installed one
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = keras_env(self.keras_path)
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        env["TF_USE_LEGACY_KERAS"] = "1" if self.legacy else "0"
-        if self.keras_path is not None:
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(self.keras_path), env.get("PYTHONPATH", "")) if p
-            )
+        if self.legacy:
+            env["TF_USE_LEGACY_KERAS"] = "1"
         return env
 
 
@@ -114,10 +115,9 @@ def run_worker(
             f"{flavour.label}: worker exited {proc.returncode} with {len(results)} of "
             f"{len(programs)} results\n--- stderr (tail) ---\n{proc.stderr[-4000:]}"
         )
-    return [
-        Measurement(**{**r, "metric_keys": tuple(r["metric_keys"]), "train_loss": tuple(r["train_loss"])})
-        for r in results
-    ]
+    for r in results:
+        r["metric_keys"], r["train_loss"] = tuple(r["metric_keys"]), tuple(r["train_loss"])
+    return [Measurement(**r) for r in results]
 
 
 # --------------------------------------------------------------------------- child process
@@ -182,7 +182,8 @@ def _worker(programs: list[str], overrides: dict[str, object]) -> None:
             hits = proba.argmax(-1) == y
             p_true = np.take_along_axis(proba, y[..., None], axis=-1)[..., 0]
             nll = -np.log(np.clip(p_true, 1e-7, 1.0))
-            return float(hits[real].mean()), float(hits.mean()), float(real.mean()), float(nll[real].mean())
+            return (float(hits[real].mean()), float(hits.mean()), float(real.mean()),
+                    float(nll[real].mean()))
 
         val_masked, val_all, val_real, val_nll = by_hand(x_valid, y_valid)
         test_masked = by_hand(x_test, y_test)[0]
@@ -214,14 +215,14 @@ def _table(rows: list[tuple[str, Measurement]]) -> str:
     header = (
         "| Keras | program | reported val_accuracy | masked accuracy (hand) | all-positions "
         "accuracy (hand) | masked x real fraction | reported val_loss | masked CE (hand) | "
-        "reported test accuracy | train s |"
+        "reported test accuracy | main() s |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for label, m in rows:
         lines.append(
-            f"| {label} | {m.program} | {m.reported_val_accuracy:.4f} | {m.val_masked_accuracy:.4f} | "
-            f"{m.val_all_accuracy:.4f} | {m.masked_times_real:.4f} | {m.reported_val_loss:.4f} | "
-            f"{m.val_masked_loss:.4f} | {m.reported_test_accuracy:.4f} | {m.seconds:.1f} |"
+            f"| {label} | {m.program} | {m.reported_val_accuracy:.4f} | "
+            f"{m.val_masked_accuracy:.4f} | {m.val_all_accuracy:.4f} | "
+            f"{m.masked_times_real:.4f} | {m.reported_val_loss:.4f} | {m.val_masked_loss:.4f} | {m.reported_test_accuracy:.4f} | {m.seconds:.1f} |"
         )
     return "\n".join(lines)
 
@@ -232,7 +233,9 @@ def _verdicts(rows: list[tuple[str, Measurement]], old_label: str) -> list[str]:
     worst = max(abs(m.reported_val_accuracy - m.val_masked_accuracy) for _, m in fixed)
     out.append(f"fixed program, |reported - masked| (validation), worst over versions: {worst:.2e}")
     worst_test = max(abs(m.reported_test_accuracy - m.test_masked_accuracy) for _, m in fixed)
-    out.append(f"fixed program, |evaluate() - masked| (test), worst over versions: {worst_test:.2e}")
+    out.append(
+        f"fixed program, |evaluate() - masked| (test), worst over versions: {worst_test:.2e}"
+    )
     for label, m in rows:
         if label == old_label and m.program == UNFIXED.name:
             out.append(
@@ -247,7 +250,9 @@ def _verdicts(rows: list[tuple[str, Measurement]], old_label: str) -> list[str]:
         if len(pair) == 2:
             a, b = pair[UNFIXED.name].train_loss, pair[FIXED.name].train_loss
             diff = max(abs(x - y) for x, y in zip(a, b))
-            out.append(f"{label}: training loss, fixed vs unfixed, max |diff| over epochs: {diff:.2e}")
+            out.append(
+                f"{label}: training loss, fixed vs unfixed, max |diff| over epochs: {diff:.2e}"
+            )
     return out
 
 
@@ -267,9 +272,6 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args.worker, overrides)
         return 0
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from keras_side_by_side import ensure_keras
-
     started = time.perf_counter()
     old = ensure_keras(args.old_keras, args.cache_dir)
     flavours = [
@@ -283,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
             (m,) = run_worker(flavour, [program], overrides)
             label = f"tf_keras {m.keras_version}" if flavour.legacy else f"keras {m.keras_version}"
             if flavour.keras_path is not None and m.keras_version != args.old_keras:
-                raise WorkerError(f"expected keras {args.old_keras}, the child imported {m.keras_file}")
+                raise WorkerError(
+                    f"expected keras {args.old_keras}, the child imported {m.keras_file}"
+                )
             rows.append((label, m))
             print(f"done: {label} {m.program} ({m.seconds:.0f} s)", file=sys.stderr, flush=True)
     wall = time.perf_counter() - started

