@@ -47,7 +47,10 @@ class RnnMaskChecker(Checker):
     def _check(self, lc: LayerCall) -> None:
         call = lc.call
         state = _calls.argument(call, "initial_state", 1)
-        if state is None or not lc.masks or _calls.keyword(call, "mask") is not None:
+        given = _calls.keyword(call, "mask")
+        # ``mask=None`` is what Keras 3 uses anyway: still unmasked, but not ours to append to.
+        explicit_none = given is not None and isinstance(given.value, cst.Name) and given.value.value == "None"
+        if state is None or not lc.masks or (given is not None and not explicit_none):
             return
         if _calls.has_double_star(call):
             return
@@ -60,7 +63,7 @@ class RnnMaskChecker(Checker):
             f"runs over the padding: {consequence}"
         )
         fix = None
-        if lc.mask_text is not None:
+        if lc.mask_text is not None and not explicit_none:
             fix = FixSpec(
                 f"Pass the mask explicitly: `mask={lc.mask_text}`",
                 (NodeEdit(call, append_arg(call, "mask", lc.mask_text)),),
