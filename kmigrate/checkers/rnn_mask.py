@@ -41,6 +41,8 @@ class RnnMaskChecker(Checker):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_RNN_MASK) or not self.ctx.names.imports_keras:
             return
+        if not self.ctx.mentions("mask_zero", "Masking") or not self.ctx.mentions("initial_state"):
+            return
         for call in graph_of(self.ctx).layer_calls:
             self._check(call)
 
