@@ -118,6 +118,12 @@ class Context:
         self.reports: list[_Report] = []
         self._positions: object | None = None
 
+    text: str | None = None
+
+    def mentions(self, *words: str) -> bool:
+        """Whether the source contains any of ``words`` (True when the text is not known)."""
+        return self.text is None or any(w in self.text for w in words)
+
     def enabled(self, code: str) -> bool:
         return code in self.rules
 
@@ -330,10 +336,16 @@ def analyse(
     rules: dict[str, Rule],
     target: Target,
     names: Names | None = None,
+    text: str | None = None,
 ) -> list[Diagnostic]:
-    """Run every enabled rule over ``module`` in one visit and return its diagnostics."""
+    """Run every enabled rule over ``module`` in one visit and return its diagnostics.
+
+    ``text`` is the module's source, when the caller has it: checkers use it for cheap
+    "could this file possibly match" tests before expensive analyses.
+    """
     names = names or Names(module)
     ctx = Context(path, module, names, rules, target)
+    ctx.text = text
     checkers = [cls(ctx) for cls in checkers_for(rules.values())]
     if not checkers:
         return []
