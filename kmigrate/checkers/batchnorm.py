@@ -160,8 +160,8 @@ class BatchNormChecker(Checker):
             KM_VARIANCE,
             node,
             f"on rank-{rank} inputs Keras 2's fused BatchNormalization updated `moving_variance` with the "
-            "unbiased batch variance, Keras 3 with the biased one: after training, inference outputs "
-            "differ by up to n/(n-1) in variance (n = batch x spatial size; 8/7 for n = 8)",
+            "unbiased batch variance, Keras 3 with the biased one (n/(n-1) smaller, n = batch x spatial "
+            "size per channel; 8/7 for n = 8): inference after training differs",
             None,
         )
 
