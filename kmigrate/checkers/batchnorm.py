@@ -188,7 +188,15 @@ class BatchNormChecker(Checker):
                 arg,
                 f"`{short}({name}=...)` raises `ValueError: Unrecognized keyword arguments` in Keras 3; "
                 + detail,
-                FixSpec(f"Remove `{name}=`", (NodeEdit(node, _calls.remove(node, name)),)) if removable else None,
+                FixSpec(
+                    f"Remove `{name}=`",
+                    (NodeEdit(node, _calls.remove(node, name)),),
+                    # Only `fused=False` is numerically neutral: Keras 2's fused kernel updates
+                    # the moving variance with Bessel's correction, which Keras 3 never does.
+                    safety="unsafe" if name == "fused" and self.ctx.code_for(arg.value) != "False" else None,
+                )
+                if removable
+                else None,
             )
 
     def _sync(self, node: cst.Call) -> None:
