@@ -127,9 +127,9 @@ class CallKwargsChecker(Checker):
                 KM_CALL_KWARGS,
                 read,
                 f"Keras 3 never passes `{key}` to `call(self, ..., **{kwargs})`: "
-                f"`{self.ctx.code_for(read)}` is always missing, so "
-                + ("the training-only branch never runs during `fit`" if key == "training"
-                   else "the layer never sees the input mask"),
+                f"`{self.ctx.code_for(read)}` never sees it, so "
+                + ("code that depends on it runs as in inference during `fit`" if key == "training"
+                   else "the layer ignores the input mask"),
                 fix,
             )
 
