@@ -9,12 +9,12 @@ still name them (found by scanning the signatures of keras 3.15's layers).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.checkers._classes import KerasClass, Method, is_self_attr, keras_classes, keras_kind
-from dataclasses import dataclass
-
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 
 KM_INIT_KWARGS, KM_DYNAMIC, KM_SLASH = "KM320", "KM321", "KM328"
