@@ -33,6 +33,12 @@ class SymbolEntry:
     prefix: bool = False
     replace: str | None = None
     message: str | None = None
+    # Prefix entries only: the package ``replace`` re-exports everything under the prefix
+    # flat, so ``P.a.b.X`` becomes ``R.X`` and ``from P.a.b import X`` becomes ``from R import X``.
+    collapse: bool = False
+    # Import roots through which the name is broken (``"keras"``, ``"tf_keras"``, ...); empty:
+    # every root. Names the Keras 3 ``tf.keras`` compat namespace still serves leave it out.
+    origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,9 @@ class Rule:
     description: str = ""
     default_enabled: bool = True
     fix_safety_note: str = ""
+    # Set when the rewrite changes numbers on purpose (why, in one sentence): `fix --verify`
+    # then applies it despite a `differs` verdict, and only with --unsafe-fixes.
+    intended_difference: str = ""
     symbols: tuple[SymbolEntry, ...] = ()
     keywords: tuple[KeywordEntry, ...] = ()
     defaults: tuple[DefaultEntry, ...] = ()
@@ -132,7 +141,8 @@ class Rule:
             "description": self.description,
             "default_enabled": self.default_enabled,
             "fix_safety_note": self.fix_safety_note,
-            "symbols": [vars(e) for e in self.symbols],
+            "intended_difference": self.intended_difference,
+            "symbols": [{**vars(e), "origins": list(e.origins)} for e in self.symbols],
             "keywords": [vars(e) for e in self.keywords],
             "defaults": [vars(e) for e in self.defaults],
             "strings": [
@@ -161,6 +171,7 @@ _OPTIONAL = {
     "description": str,
     "default_enabled": bool,
     "fix_safety_note": str,
+    "intended_difference": str,
     "symbol": list,
     "keyword": list,
     "default": list,
@@ -245,8 +256,18 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         f"{source}: symbol",
         data.get("symbol", []),
         SymbolEntry,
-        {"name": str, "prefix": bool, "replace": str, "message": str},
+        {
+            "name": str,
+            "prefix": bool,
+            "replace": str,
+            "message": str,
+            "collapse": bool,
+            "origins": tuple,
+        },
     )
+    for entry in symbols:
+        if entry.collapse and not (entry.prefix and entry.replace):
+            raise fail(f"symbol {entry.name!r}: collapse needs prefix = true and a replace")
     keywords = _table_entries(
         f"{source}: keyword",
         data.get("keyword", []),
@@ -294,6 +315,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         description=data.get("description", ""),
         default_enabled=data.get("default_enabled", True),
         fix_safety_note=data.get("fix_safety_note", ""),
+        intended_difference=data.get("intended_difference", ""),
         symbols=symbols,
         keywords=keywords,
         defaults=defaults,

@@ -391,6 +391,12 @@ def _renderable(results: Iterable[FileResult]) -> tuple[list[FileResult], list[F
 
 
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Write the fixes (default: print a diff).")]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify", help="Prove each fix by running it under Keras 2 and Keras 3; hold back fixes that differ."
+    ),
+]
 ExitOnFixOpt = Annotated[
     bool, typer.Option("--exit-non-zero-on-fix", help="Exit 1 when files were changed, even if nothing remains.")
 ]
@@ -399,12 +405,17 @@ ExitOnFixOpt = Annotated[
 @app.command()
 @_guard
 @common_options
-def fix(opts: Options, apply: ApplyOpt = False, exit_non_zero_on_fix: ExitOnFixOpt = False) -> None:
+def fix(
+    opts: Options,
+    apply: ApplyOpt = False,
+    exit_non_zero_on_fix: ExitOnFixOpt = False,
+    verify: VerifyOpt = False,
+) -> None:
     """Print the rewrite as a unified diff; with --apply, write it."""
     run = _prepare(opts)
     if _early_exit(run):
         raise typer.Exit(EXIT_CLEAN)
-    results = _process(run, fix=True)
+    results = _process_verified(run) if verify else _process(run, fix=True)
     fmt = run.settings.output_format
     changed, write_errors = _renderable(results)
     refused = {e.path for e in write_errors}
@@ -437,6 +448,10 @@ def fix(opts: Options, apply: ApplyOpt = False, exit_non_zero_on_fix: ExitOnFixO
         for r in results:
             for w in r.warnings:
                 _err(f"warning: {w}")
+    if verify and fmt != "json" and not opts.silent:
+        from kmigrate.verify.report import fix_verdicts
+
+        sys.stderr.write(fix_verdicts(sorted(initial, key=Diagnostic.sort_key), fmt))
     _fix_output(run, report, fmt, changed, apply, applied, remaining)
     findings = bool(remaining) or (bool(changed) and (not apply or exit_non_zero_on_fix))
     raise typer.Exit(_exit_code(report, opts.exit_zero, findings))
@@ -482,6 +497,60 @@ def _fix_output(
 
 
 # --- rules, explain --------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------- dynamic verification
+def _verify_settings(paths: Optional[list[Path]], timeout: Optional[float] = None):  # type: ignore[no-untyped-def]
+    from kmigrate.verify.settings import VerifyConfigError, load
+
+    try:
+        settings = load((paths or [Path(".")])[0])
+    except VerifyConfigError as exc:
+        raise UsageError(f"error: {exc}") from None
+    if timeout is not None:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, timeout=timeout)
+    return settings
+
+
+def _process_verified(run: Run) -> list[FileResult]:
+    from kmigrate.verify.api import Prober, make_vetter
+
+    with Prober(_verify_settings(run.files[:1] or None)) as prober:
+        return _process(run, fix=True, vet=make_vetter(prober, run.enabled, run.settings.unsafe_fixes))
+
+
+@app.command("verify")
+@_guard
+def verify_cmd(
+    paths: PathsArg = None,
+    output_format: FormatOpt = None,
+    timeout: Annotated[
+        Optional[float], typer.Option("--timeout", help="Seconds per probe (default: 60, or [tool.kmigrate.verify]).")
+    ] = None,
+    exit_zero: ExitZeroOpt = False,
+) -> None:
+    """Run every custom layer and Keras construction under Keras 2 and Keras 3; report differences."""
+    from kmigrate.verify.api import verify_paths
+    from kmigrate.verify.report import FORMATS as VERIFY_FORMATS, render
+
+    fmt = output_format or "full"
+    if fmt not in VERIFY_FORMATS:
+        raise UsageError(f"error: unknown format {fmt!r} (choose from {', '.join(VERIFY_FORMATS)})")
+    settings = _verify_settings(paths, timeout)
+    discovery = Discovery()
+    files = list(discovery.walk(paths or [Path(".")]))
+    progress = None if fmt == "json" else (lambda msg: _err(f"probing {msg}"))
+    report = verify_paths(files, settings, progress=progress)
+    sys.stdout.write(render(report, fmt))
+    errors = [*(FileError(p, m) for p, m in discovery.errors), *report.errors]
+    if fmt != "json":
+        for e in errors:
+            _err(e.render())
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FINDINGS if report.differs and not exit_zero else EXIT_CLEAN)
 
 
 @app.command("rules")

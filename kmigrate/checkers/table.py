@@ -12,6 +12,19 @@ from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import canonical, dotted, keras_origin
 
 
+class _Comments(cst.CSTVisitor):
+    found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    finder = _Comments()
+    node.visit(finder)
+    return finder.found
+
+
 def _fmt(template: str | None, fallback: str, **values: str) -> str:
     text = template or fallback
     try:
@@ -34,18 +47,23 @@ class TableChecker(Checker):
             self.strings += [(rule, e) for e in rule.strings]
 
     # ------------------------------------------------------------ symbols
-    def _symbol_match(self, name: str) -> tuple[Rule, SymbolEntry] | None:
+    def _symbol_match(self, name: str, origin: str | None = None) -> tuple[Rule, SymbolEntry] | None:
         for rule, entry in self.symbols:
+            if entry.origins and origin not in entry.origins:
+                continue
             if name == entry.name or (entry.prefix and name.startswith(entry.name + ".")):
                 return rule, entry
             if "*" in entry.name and fnmatchcase(name, entry.name):
                 return rule, entry
         return None
 
-    def _new_name(self, entry: SymbolEntry, name: str) -> str | None:
+    def _new_name(self, entry: SymbolEntry, name: str, module: bool = False) -> str | None:
+        """The replacement of ``name``; ``module``: ``name`` is the module of a from-import."""
         if entry.replace is None:
             return None
         if entry.prefix and name != entry.name:
+            if entry.collapse:
+                return entry.replace if module else f"{entry.replace}.{name.rsplit('.', 1)[-1]}"
             return entry.replace + name[len(entry.name) :]
         return entry.replace
 
@@ -64,7 +82,7 @@ class TableChecker(Checker):
         if raw is None or keras_origin(raw) is None:
             return
         name = canonical(raw)
-        found = self._symbol_match(name)
+        found = self._symbol_match(name, keras_origin(raw))
         if found is None:
             return
         rule, entry = found
@@ -92,21 +110,70 @@ class TableChecker(Checker):
         module = canonical(module_raw)
         origin = keras_origin(module_raw)
         assert origin is not None
+        found = self._symbol_match(module, origin)
         if isinstance(node.names, cst.ImportStar):
-            found = self._symbol_match(module)
             if found:
                 self._report_import(node, found, module, None, origin)
             return
-        # The module itself (a prefix entry such as keras.layers.experimental.preprocessing).
-        found = self._symbol_match(module)
-        if found is not None:
-            self._report_import(node, found, module, None, origin)
-            return
+        aliases = []
         for alias in node.names:
             name = f"{module}.{dotted(alias.name)}"
-            found = self._symbol_match(name)
-            if found is not None:
-                self._report_import(node, found, name, alias, origin)
+            alias_found = self._symbol_match(name, origin)
+            if alias_found is not None:
+                aliases.append((alias, alias_found, name))
+        # The module itself (a prefix entry such as keras.layers.experimental.preprocessing) is
+        # rewritten as a whole, unless a more specific entry speaks for one of its names.
+        if found is not None and (
+            found[1].replace is not None or not aliases
+        ) and all(a[1][1] is found[1] for a in aliases):
+            self._report_import(node, found, module, None, origin)
+            return
+        if not aliases:
+            return
+        group = self._group_module(node, module, origin, aliases)
+        for alias, alias_found, name in aliases:
+            self._report_import(node, alias_found, name, alias, origin, group)
+
+    def _group_module(
+        self,
+        node: cst.ImportFrom,
+        module: str,
+        origin: str,
+        aliases: list[tuple[cst.ImportAlias, tuple[Rule, SymbolEntry], str]],
+    ) -> NodeEdit | None:
+        """One edit for a from-import of several names that all end up in one module, else None.
+
+        Only the module changes when every name keeps its own name (formatting is kept);
+        otherwise the statement is written anew, ``old as local`` where a name changes.
+        """
+        names = node.names
+        if not isinstance(names, (list, tuple)) or len(names) < 2 or _has_comment(node):
+            return None
+        matched = {id(alias): (entry, name) for alias, (_, entry), name in aliases}
+        targets: set[str] = set()
+        parts: list[str] = []
+        renamed = False
+        for alias in names:
+            attr = dotted(alias.name) or ""
+            local = alias.asname.name.value if alias.asname is not None else attr  # type: ignore[union-attr]
+            if id(alias) in matched:
+                entry, name = matched[id(alias)]
+                new = self._new_name(entry, name)
+                if new is None:
+                    return None
+                target, _, new_attr = new.rpartition(".")
+            else:
+                target, new_attr = module, attr
+            targets.add(target)
+            renamed = renamed or new_attr != attr
+            parts.append(new_attr if new_attr == local else f"{new_attr} as {local}")
+        if len(targets) != 1:
+            return None
+        target = targets.pop()
+        spelled = origin + target[len("keras") :] if target.startswith("keras") else target
+        if not renamed:
+            return NodeEdit(node.module, spelled)  # type: ignore[arg-type]
+        return NodeEdit(node, f"from {spelled} import {', '.join(parts)}")
 
     def _report_import(
         self,
@@ -115,9 +182,10 @@ class TableChecker(Checker):
         name: str,
         alias: cst.ImportAlias | None,
         origin: str,
+        group: NodeEdit | None = None,
     ) -> None:
         rule, entry = found
-        new = self._new_name(entry, name)
+        new = self._new_name(entry, name, module=alias is None)
         fix = None
         if new is not None:
             spelled = origin + new[len("keras") :] if new.startswith("keras") else new
@@ -126,6 +194,8 @@ class TableChecker(Checker):
                     rule.fix_title or f"Import from `{new}`",
                     (NodeEdit(node.module, spelled),),  # type: ignore[arg-type]
                 )
+            elif group is not None:
+                fix = FixSpec(rule.fix_title or f"Import from `{new.rpartition('.')[0]}`", (group,))
             elif isinstance(node.names, (list, tuple)) and len(node.names) == 1:
                 new_module, _, new_attr = spelled.rpartition(".")
                 old_attr = dotted(alias.name)
@@ -150,13 +220,13 @@ class TableChecker(Checker):
             if raw is None or keras_origin(raw) is None:
                 continue
             name = canonical(raw)
-            found = self._symbol_match(name)
+            origin = keras_origin(raw)
+            found = self._symbol_match(name, origin)
             if found is None:
                 continue
             rule, entry = found
-            new = self._new_name(entry, name)
+            new = self._new_name(entry, name, module=True)
             fix = None
-            origin = keras_origin(raw)
             if new is not None and origin is not None and alias.asname is not None:
                 spelled = origin + new[len("keras") :]
                 fix = FixSpec(rule.fix_title or f"Import `{new}`", (NodeEdit(alias.name, spelled),))
@@ -171,9 +241,13 @@ class TableChecker(Checker):
         callee = self.ctx.names.resolve_keras(node.func)
         if callee is None:
             return
+        # The first entry of a rule that matches an argument wins, so an entry without `value`
+        # after entries with values acts as the fallback for the other values.
+        taken: set[tuple[str, str]] = set()
         for rule, entry in self.keywords:
-            if fnmatchcase(callee, entry.callee):
-                self._keyword(node, callee, rule, entry)
+            if (rule.code, entry.name) not in taken and fnmatchcase(callee, entry.callee):
+                if self._keyword(node, callee, rule, entry):
+                    taken.add((rule.code, entry.name))
         for rule, entry in self.defaults:
             if fnmatchcase(callee, entry.callee):
                 self._default(node, callee, rule, entry)
@@ -181,12 +255,12 @@ class TableChecker(Checker):
             if entry.callee == "*" or fnmatchcase(callee, entry.callee):
                 self._string(node, callee, rule, entry)
 
-    def _keyword(self, node: cst.Call, callee: str, rule: Rule, entry: KeywordEntry) -> None:
+    def _keyword(self, node: cst.Call, callee: str, rule: Rule, entry: KeywordEntry) -> bool:
         arg = _calls.keyword(node, entry.name)
         if arg is None:
-            return
+            return False
         if entry.value is not None and self.ctx.code_for(arg.value).strip() != entry.value:
-            return
+            return False
         fix = None
         if entry.rename is not None:
             if _calls.keyword(node, entry.rename) is None:
@@ -206,6 +280,7 @@ class TableChecker(Checker):
             _fmt(entry.message, rule.message, callee=short, keyword=entry.name, new=entry.rename or ""),
             fix,
         )
+        return True
 
     def _default(self, node: cst.Call, callee: str, rule: Rule, entry: DefaultEntry) -> None:
         if _calls.has_double_star(node) or _calls.has_star(node):

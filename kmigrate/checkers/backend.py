@@ -1,0 +1,257 @@
+"""Keras 2 backend functions (``K.*``): KM151 (catalogue 13), KM250 (30), KM501 (30, portability).
+
+Keras 3's ``keras.backend`` lost 138 functions. The ``tf.keras.backend`` compat module of Keras 3
+still serves most of them on the TensorFlow backend, so the same call is a late error through
+``keras``/``tf_keras`` (KM151/KM250) and only a portability issue through ``tf.keras`` (KM501),
+except for the functions the compat module lacks or that fail on Keras 3 variables.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from kmigrate.checkers import _calls
+from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, Op, lookup
+from kmigrate.checkers.optimizers import OPTIMIZER_NAMES, optimizer_class
+from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
+from kmigrate.names import dotted, keras_origin
+
+KM_DEFAULTS, KM_REMOVED, KM_COMPAT = "KM151", "KM250", "KM501"
+PREFIX = "keras.backend."
+# Spellings through which Keras 3 serves the compat ``tf.keras.backend``.
+COMPAT_ORIGINS = ("tensorflow.keras",)
+_EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+
+
+def _atom(module: cst.Module, expr: cst.BaseExpression) -> str:
+    code = module.code_for_node(expr)
+    return code if isinstance(expr, _ATOMS) else f"({code})"
+
+
+class _Comments(cst.CSTVisitor):
+    found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    finder = _Comments()
+    node.visit(finder)
+    return finder.found
+
+
+class BackendChecker(Checker):
+    def _function(self, node: cst.BaseExpression) -> tuple[str, str] | None:
+        """(function name, import origin) when ``node`` names a removed ``keras.backend`` function."""
+        raw = self.ctx.names.raw(node)
+        origin = keras_origin(raw) if raw is not None else None
+        if raw is None or origin is None:
+            return None
+        name = "keras" + raw[len(origin) :]
+        if not name.startswith(PREFIX) or "." in name[len(PREFIX) :]:
+            return None
+        fn = name[len(PREFIX) :]
+        return (fn, origin) if lookup(fn) is not None else None
+
+    def _code(self, fn: str, origin: str, default_changed: bool) -> str:
+        if origin in COMPAT_ORIGINS and fn not in COMPAT_MISSING | COMPAT_BROKEN:
+            return KM_COMPAT
+        return KM_DEFAULTS if default_changed else KM_REMOVED
+
+    def _message(self, code: str, shown: str, fn: str, op: Op, origin: str) -> str:
+        compat = origin in COMPAT_ORIGINS
+        if code == KM_COMPAT:
+            text = (f"`{shown}` exists only in the TensorFlow-only `tf.keras.backend` compat module of "
+                    "Keras 3: it breaks with `import keras` and on the JAX and PyTorch backends")
+        elif code == KM_DEFAULTS:
+            text = f"`{shown}` is gone from Keras 3, and its `keras.ops` namesake is not a drop-in: {op.hazard}"
+        elif compat and fn in COMPAT_BROKEN:
+            text = (f"`{shown}` fails in Keras 3: the `tf.keras` compat version raises `AttributeError` on "
+                    "Keras 3 variables, and `keras.backend` has no such function")
+        elif compat:
+            text = (f"`{shown}` is missing from Keras 3, even from its `tf.keras` compat namespace: "
+                    "`AttributeError` when this line runs")
+        else:
+            text = f"`{shown}` does not exist in Keras 3's `keras.backend`: `AttributeError` when this line runs"
+        if op.target is None and op.hint:
+            text += f"; {op.hint}"
+        return text
+
+    # ------------------------------------------------------------ calls
+    def visit_Call(self, node: cst.Call) -> None:
+        found = self._function(node.func)
+        if found is None:
+            return
+        fn, origin = found
+        if fn in ("set_value", "get_value") and self._optimizer_lr(node):
+            return  # KM102 rewrites K.set_value/get_value(optimizer.lr, ...) as a whole
+        op, default_changed = lookup(fn)  # type: ignore[misc]
+        code = self._code(fn, origin, default_changed)
+        shown = self.ctx.code_for(node.func)
+        fix = None
+        # A function imported by name keeps its (failing) import: leave the rewrite to a human.
+        if isinstance(node.func, cst.Attribute) and op.target is not None:
+            fix = self._fix(node, op, code)
+        self.ctx.report(code, node, self._message(code, shown, fn, op, origin), fix)
+
+    def _optimizer_lr(self, node: cst.Call) -> bool:
+        if not node.args or node.args[0].keyword is not None:
+            return False
+        target = node.args[0].value
+        if not (isinstance(target, cst.Attribute) and target.attr.value == "lr"):
+            return False
+        obj = target.value
+        if isinstance(obj, cst.Attribute):
+            return obj.attr.value == "optimizer"
+        if isinstance(obj, cst.Name):
+            return optimizer_class(self.ctx.names.instance_of(obj)) is not None or obj.value in OPTIMIZER_NAMES
+        return False
+
+    def _root(self, like: cst.BaseExpression) -> tuple[str, tuple[InsertImport, ...]] | None:
+        """Text that names the ``keras`` package here (``keras``, ``tf.keras``), plus an import."""
+        names = self.ctx.names
+        spelled = names.spell_like(like, "keras")
+        if spelled is not None:
+            return spelled, ()
+        statement, local = names.import_for("keras")
+        if local in names.bindings or any(b.raw == local for b in names.bindings.values()):
+            return None
+        return local, (InsertImport(statement),)
+
+    def _fix(self, node: cst.Call, op: Op, code: str) -> FixSpec | None:
+        if _calls.has_star(node) or op.target is None:
+            return None
+        root = self._root(node.func)
+        if root is None:
+            return None
+        root_text, imports = root
+        if op.template:
+            text = self._template(node, op, root_text)
+            if text is None:
+                return None
+            new: str | cst.CSTNode = text
+        else:
+            call = self._call(node, op)
+            if call is None:
+                return None
+            func = cst.parse_expression(root_text + op.target[len("keras") :])  # type: ignore[index]
+            new = call.with_changes(func=func)
+        if isinstance(new, str) and root_text + "." not in new:
+            imports = ()
+        title = ("Rewrite with `keras.ops` and Keras 2's explicit arguments" if code == KM_DEFAULTS
+                 else "Rewrite with the Keras 3 equivalent")
+        return FixSpec(title, (NodeEdit(node, new), *imports), op.safety)  # type: ignore[arg-type]
+
+    def _bound(self, node: cst.Call, op: Op) -> list[cst.BaseExpression] | None:
+        """The argument for each Keras 2 parameter, in order, or None if unusual."""
+        values: dict[str, cst.BaseExpression] = {}
+        index = 0
+        for arg in node.args:
+            if arg.keyword is None:
+                if index >= len(op.params):
+                    return None
+                values[op.params[index]] = arg.value
+                index += 1
+            elif arg.keyword.value in op.params and arg.keyword.value not in values:
+                values[arg.keyword.value] = arg.value
+            else:
+                return None
+        if set(values) != set(op.params[: len(values)]) or len(values) != len(op.params):
+            return None
+        return [values[p] for p in op.params]
+
+    def _template(self, node: cst.Call, op: Op, root: str) -> str | None:
+        args = self._bound(node, op)
+        if args is None or _has_comment(node):
+            return None  # a template re-renders the call from its arguments: comments would be lost
+        module = self.ctx.module
+        if op.target == "{shape}":
+            x = _atom(module, args[0])
+            parent = self.ctx.parent()
+            # `K.int_shape(x)[-1]`: indexing the shape works directly; elsewhere a real tuple.
+            if isinstance(parent, cst.Subscript) and parent.value is node:
+                return f"{x}.shape"
+            return f"tuple({x}.shape)"
+        if ".assign" in (op.target or "") and not isinstance(self.ctx.parent(), cst.Expr):
+            return None  # K.set_value returned None; keep the rewrite to statements
+        texts = [module.code_for_node(a) for a in args]
+        texts[0] = _atom(module, args[0]) if (op.target or "").startswith("{0}") else texts[0]
+        return op.target.format(*texts, root=root)  # type: ignore[union-attr]
+
+    def _call(self, node: cst.Call, op: Op) -> cst.Call | None:
+        renames = dict(op.renames)
+        positional = [a for a in node.args if a.keyword is None]
+        keywords = {a.keyword.value for a in node.args if a.keyword is not None}
+        if len(positional) > len(op.params) or keywords - set(op.params):
+            return None
+        if op.swap:
+            if len(positional) < 2 or keywords & set(op.params[:2]):
+                return None
+        keep = len(op.params) if op.keep is None else op.keep
+        args: list[cst.Arg] = []
+        for i, arg in enumerate(node.args):
+            if arg.keyword is None and i >= keep:
+                arg = arg.with_changes(keyword=cst.Name(op.params[i]), equal=_EQUAL)
+            if arg.keyword is not None and arg.keyword.value in renames:
+                arg = arg.with_changes(keyword=cst.Name(renames[arg.keyword.value]))
+            args.append(arg)
+        if op.swap:
+            first, second = args[0], args[1]
+            args[0] = second.with_changes(comma=first.comma)
+            args[1] = first.with_changes(comma=second.comma)
+        call = _calls.with_args(node, args)
+        for param, default in op.explicit:
+            index = op.params.index(param) if param in op.params else len(op.params)
+            if index < len(positional) or param in keywords:
+                continue
+            call = _calls.append(call, renames.get(param, param), default)
+        return call
+
+    # ------------------------------------------------------------ references and imports
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._reference(node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._reference(node)
+
+    def _reference(self, node: cst.Attribute | cst.Name) -> None:
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Call) and parent.func is node:
+            return
+        if isinstance(parent, cst.Attribute) and (parent.value is node or isinstance(node, cst.Name)):
+            return  # inside a longer chain, or the attribute part of one
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            return
+        if isinstance(parent, (cst.Param, cst.AssignTarget, cst.FunctionDef, cst.ClassDef)):
+            return
+        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors):
+            return
+        found = self._function(node)
+        if found is None:
+            return
+        fn, origin = found
+        op, default_changed = lookup(fn)  # type: ignore[misc]
+        code = self._code(fn, origin, default_changed)
+        self.ctx.report(code, node, self._message(code, self.ctx.code_for(node), fn, op, origin))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = dotted(node.module)
+        origin = keras_origin(module) if module is not None else None
+        if module is None or origin is None or "keras" + module[len(origin) :] != "keras.backend":
+            return
+        for alias in node.names:
+            fn = self.ctx.code_for(alias.name)
+            found = lookup(fn)
+            if found is None:
+                continue
+            code = self._code(fn, origin, found[1])
+            message = self._message(code, f"{module}.{fn}", fn, found[0], origin)
+            if code != KM_COMPAT:
+                message = f"`from {module} import {fn}` raises `ImportError` in Keras 3" + (
+                    f": {found[0].hazard}" if found[0].hazard else ""
+                )
+            self.ctx.report(code, alias, message)
