@@ -101,6 +101,9 @@ class Rule:
     description: str = ""
     default_enabled: bool = True
     fix_safety_note: str = ""
+    # Set when the rewrite changes numbers on purpose (why, in one sentence): `fix --verify`
+    # then applies it despite a `differs` verdict, and only with --unsafe-fixes.
+    intended_difference: str = ""
     symbols: tuple[SymbolEntry, ...] = ()
     keywords: tuple[KeywordEntry, ...] = ()
     defaults: tuple[DefaultEntry, ...] = ()
@@ -138,6 +141,7 @@ class Rule:
             "description": self.description,
             "default_enabled": self.default_enabled,
             "fix_safety_note": self.fix_safety_note,
+            "intended_difference": self.intended_difference,
             "symbols": [{**vars(e), "origins": list(e.origins)} for e in self.symbols],
             "keywords": [vars(e) for e in self.keywords],
             "defaults": [vars(e) for e in self.defaults],
@@ -167,6 +171,7 @@ _OPTIONAL = {
     "description": str,
     "default_enabled": bool,
     "fix_safety_note": str,
+    "intended_difference": str,
     "symbol": list,
     "keyword": list,
     "default": list,
@@ -310,6 +315,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         description=data.get("description", ""),
         default_enabled=data.get("default_enabled", True),
         fix_safety_note=data.get("fix_safety_note", ""),
+        intended_difference=data.get("intended_difference", ""),
         symbols=symbols,
         keywords=keywords,
         defaults=defaults,

@@ -1,26 +1,47 @@
-"""The command line: check, fix, rules, explain. The only module that talks to the terminal."""
+"""The command line: check, fix, rules, explain. The only module that talks to the terminal.
+
+Options shared by the commands that read code are declared once, in ``COMMON``, and reach a
+command as one :class:`Options` value (see :func:`common_options`): adding a shared flag is one
+entry there and one field in ``Options``.
+"""
 
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import json
+import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from kmigrate import __version__
+from kmigrate import __version__, suppressions
 from kmigrate.catalogue import Rule, RuleError, load_rules
-from kmigrate.config import ConfigError, Settings, select_rules, validate_selectors
+from kmigrate.config import (
+    FORMATS,
+    ConfigError,
+    Overrides,
+    Settings,
+    describe,
+    parse_per_file_ignores,
+    resolve,
+    rules_for_file,
+    select_rules,
+)
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.discovery import Discovery
+from kmigrate.explain import explain_text
 from kmigrate.report import Report
 from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
-from kmigrate.runner import FileResult
+from kmigrate.runner import FileResult, Vetter, parse
 from kmigrate.sources import atomic_write
-from kmigrate.versions import Target, TargetError, parse_target
 
 app = typer.Typer(
     add_completion=False,
@@ -29,8 +50,17 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-FORMATS = ("full", "concise", "json")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+REPORTERS = {
+    "full": "full",
+    "concise": "concise",
+    "json": "json_",
+    "json-lines": "json_lines",
+    "github": "github",
+    "sarif": "sarif",
+}
+MACHINE_FORMATS = ("json", "json-lines", "sarif")  # stdout must stay parseable
+PROGRESS_MIN_FILES = 20
 
 
 class UsageError(Exception):
@@ -48,16 +78,29 @@ def _split(values: Optional[list[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# --- Shared options --------------------------------------------------------------------------
+
 PathsArg = Annotated[
     Optional[list[Path]], typer.Argument(help="Files or directories (default: the current directory).")
 ]
 FormatOpt = Annotated[
     Optional[str],
-    typer.Option("--format", "--output-format", "-f", help="full | concise | json", show_default=False),
+    typer.Option(
+        "--output-format",
+        "--format",
+        "-f",
+        help=" | ".join(FORMATS),
+        show_default=False,
+        envvar="KMIGRATE_OUTPUT_FORMAT",
+    ),
 ]
 TargetOpt = Annotated[
     Optional[str],
-    typer.Option("--target-keras", help="Keras 3 version to migrate to, e.g. 3.4 (default: every rule)."),
+    typer.Option(
+        "--target-keras",
+        help="Keras 3 version to migrate to, e.g. 3.4 (default: the tool.kmigrate config, else detected "
+        "from the project's requirements, else every rule).",
+    ),
 ]
 SelectOpt = Annotated[
     Optional[list[str]], typer.Option("--select", help="Rule codes or prefixes to enable (comma-separated).")
@@ -68,18 +111,160 @@ ExtendSelectOpt = Annotated[
 IgnoreOpt = Annotated[
     Optional[list[str]], typer.Option("--ignore", help="Rule codes or prefixes to disable (comma-separated).")
 ]
-UnsafeOpt = Annotated[
-    bool, typer.Option("--unsafe-fixes", help="Also offer and apply fixes marked unsafe.")
+PerFileIgnoresOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--per-file-ignores", help="GLOB:CODES, e.g. 'tests/*:KM101,KM3' (repeatable).", show_default=False),
 ]
+ExcludeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--exclude", help="Globs to skip instead of the default excludes.", show_default=False),
+]
+ExtendExcludeOpt = Annotated[
+    Optional[list[str]], typer.Option("--extend-exclude", help="Globs to skip as well.", show_default=False)
+]
+ForceExcludeOpt = Annotated[
+    bool, typer.Option("--force-exclude", help="Apply excludes to files named on the command line (pre-commit).")
+]
+UnsafeOpt = Annotated[
+    Optional[bool],
+    typer.Option("--unsafe-fixes/--no-unsafe-fixes", help="Also offer and apply fixes marked unsafe.", show_default=False),
+]
+ExitZeroOpt = Annotated[
+    bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain (errors still exit 2).")
+]
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="Use this pyproject.toml / kmigrate.toml instead of searching.", show_default=False),
+]
+IsolatedOpt = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
+UnusedOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--report-unused-suppressions/--no-report-unused-suppressions",
+        help="Report `# kmigrate: ignore` comments that silence nothing (KM001).",
+        show_default=False,
+    ),
+]
+ShowSettingsOpt = Annotated[
+    bool, typer.Option("--show-settings", help="Print the settings in force, and where they came from; then exit.")
+]
+ShowFilesOpt = Annotated[bool, typer.Option("--show-files", help="Print the files that would be checked; then exit.")]
 JobsOpt = Annotated[
     Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
 ]
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the result cache (.kmigrate_cache/).")
 ]
-ExitZeroOpt = Annotated[
-    bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain (errors still exit 2).")
-]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings (or the diff) only: no summary, no progress.")]
+SilentOpt = Annotated[bool, typer.Option("--silent", "-s", help="Print nothing; only the exit code tells.")]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The shared options of ``check`` and ``fix`` (and of any command decorated with them)."""
+
+    paths: tuple[Path, ...] = ()
+    output_format: str | None = None
+    target_keras: str | None = None
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[str, ...] = ()
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
+    unsafe_fixes: bool | None = None
+    report_unused_suppressions: bool | None = None
+    exit_zero: bool = False
+    config: Path | None = None
+    isolated: bool = False
+    show_settings: bool = False
+    show_files: bool = False
+    quiet: bool = False
+    silent: bool = False
+    jobs: int | None = None
+    no_cache: bool = False
+
+
+COMMON: tuple[tuple[str, Any, Any], ...] = (
+    ("paths", PathsArg, None),
+    ("output_format", FormatOpt, None),
+    ("target_keras", TargetOpt, None),
+    ("select", SelectOpt, None),
+    ("extend_select", ExtendSelectOpt, None),
+    ("ignore", IgnoreOpt, None),
+    ("per_file_ignores", PerFileIgnoresOpt, None),
+    ("exclude", ExcludeOpt, None),
+    ("extend_exclude", ExtendExcludeOpt, None),
+    ("force_exclude", ForceExcludeOpt, False),
+    ("unsafe_fixes", UnsafeOpt, None),
+    ("report_unused_suppressions", UnusedOpt, None),
+    ("exit_zero", ExitZeroOpt, False),
+    ("config", ConfigOpt, None),
+    ("isolated", IsolatedOpt, False),
+    ("show_settings", ShowSettingsOpt, False),
+    ("show_files", ShowFilesOpt, False),
+    ("quiet", QuietOpt, False),
+    ("silent", SilentOpt, False),
+    ("jobs", JobsOpt, None),
+    ("no_cache", NoCacheOpt, False),
+)
+_LISTS = {"select", "extend_select", "ignore"}
+_RAW_LISTS = {"per_file_ignores", "exclude", "extend_exclude", "paths"}
+_KEEP_NONE = {"select", "exclude"}  # None ("not given") differs from empty for these
+
+
+def _options(values: dict[str, Any]) -> Options:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in _LISTS:
+            split = _split(value)
+            out[name] = None if (value is None and name in _KEEP_NONE) else split
+        elif name in _RAW_LISTS:
+            out[name] = None if (value is None and name in _KEEP_NONE) else tuple(value or ())
+        else:
+            out[name] = value
+    return Options(**out)
+
+
+def common_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give ``fn(opts: Options, **own)`` every shared option, as typer parameters."""
+    own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
+    params = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, annotation, default in COMMON
+    ] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    names = {name for name, _, _ in COMMON}
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> None:
+        common = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        return fn(_options(common), **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _guard(fn):  # type: ignore[no-untyped-def]
+    """Turn usage errors into one line on stderr and exit 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as exc:
+            _err(str(exc))
+            raise typer.Exit(EXIT_ERROR) from None
+        except ConfigError as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+# --- One run: settings, files, results -------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -89,58 +274,77 @@ class Run:
     enabled: dict[str, Rule]
     files: list[Path]
     discovery_errors: list[FileError]
+    options: Options = field(default_factory=Options)
+
+    def rules_for(self, path: Path) -> dict[str, Rule]:
+        return rules_for_file(self.enabled, self.settings, path)
+
+    @property
+    def quiet(self) -> bool:
+        return self.options.quiet or self.options.silent
 
 
-def _prepare(
-    paths: Optional[list[Path]],
-    output_format: Optional[str],
-    target_keras: Optional[str],
-    select: Optional[list[str]],
-    extend_select: Optional[list[str]],
-    ignore: Optional[list[str]],
-    unsafe_fixes: bool,
-) -> Run:
+def _load_rules() -> tuple[Rule, ...]:
     try:
-        all_rules = load_rules()
+        return load_rules()
     except RuleError as exc:
         raise UsageError(f"error: invalid rule file: {exc}") from None
-    fmt = output_format or "full"
-    if fmt not in FORMATS:
-        raise UsageError(f"error: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    try:
-        target = parse_target(target_keras) if target_keras is not None else Target()
-    except TargetError as exc:
-        raise UsageError(f"error: {exc}") from None
-    settings = Settings(
-        select=_split(select),
-        extend_select=_split(extend_select),
-        ignore=_split(ignore),
-        target=target,
-        unsafe_fixes=unsafe_fixes,
-        output_format=fmt,
+
+
+def _prepare(opts: Options) -> Run:
+    all_rules = _load_rules()
+    overrides = Overrides(
+        select=opts.select,
+        extend_select=opts.extend_select,
+        ignore=opts.ignore,
+        per_file_ignores=parse_per_file_ignores(opts.per_file_ignores),
+        exclude=opts.exclude,
+        extend_exclude=opts.extend_exclude,
+        target_keras=opts.target_keras,
+        unsafe_fixes=opts.unsafe_fixes,
+        output_format=opts.output_format,
+        report_unused_suppressions=opts.report_unused_suppressions,
     )
-    try:
-        validate_selectors(all_rules, settings.select, "--select")
-        validate_selectors(all_rules, settings.extend_select, "--extend-select")
-        validate_selectors(all_rules, settings.ignore, "--ignore")
-    except ConfigError as exc:
-        raise UsageError(f"error: {exc}") from None
+    settings = resolve(opts.paths, overrides, all_rules, config=opts.config, isolated=opts.isolated)
     enabled = {r.code: r for r in select_rules(all_rules, settings)}
-    discovery = Discovery()
-    files = list(discovery.walk(paths or [Path(".")]))
+    discovery = Discovery(
+        exclude=settings.excludes,
+        force_exclude=opts.force_exclude,
+    )
+    files = list(discovery.walk(opts.paths or [Path(".")]))
     errors = [FileError(p, m) for p, m in discovery.errors]
-    return Run(settings, all_rules, enabled, files, errors)
+    return Run(settings, all_rules, enabled, files, errors, opts)
 
 
-def _process(run: Run, *, fix: bool, jobs: Optional[int] = None, no_cache: bool = False) -> list[FileResult]:
+@contextmanager
+def _progress(run: Run, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress callback drawing a bar on stderr, when it is a terminal and the run is long."""
+    if run.quiet or total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("checking", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _process(run: Run, *, fix: bool, vet: Optional[Vetter] = None) -> list[FileResult]:
+    opts = run.options
     job = Job(
         rules=run.enabled,
         target=run.settings.target,
         fix=fix,
         unsafe=run.settings.unsafe_fixes,
-        cache_dir=None if no_cache else Path.cwd() / CACHE_DIR_NAME,
+        cache_dir=None if opts.no_cache else Path.cwd() / CACHE_DIR_NAME,
+        report_unused=run.settings.report_unused_suppressions,
+        per_file_ignores=run.settings.per_file_ignores,
+        base=run.settings.base,
     )
-    return process_files(run.files, job, jobs=jobs)
+    with _progress(run, len(run.files)) as progress:
+        return process_files(run.files, job, jobs=opts.jobs, vet=vet, progress=progress)
 
 
 def _report(
@@ -149,7 +353,7 @@ def _report(
     command: str,
     diags: list[Diagnostic],
     fixed: bool = False,
-    **extra: int,
+    **extra: Any,
 ) -> Report:
     errors = [*run.discovery_errors, *(r.error for r in results if r.error is not None)]
     # After --apply the remaining findings point into the rewritten text.
@@ -158,6 +362,11 @@ def _report(
         for r in results
         if r.source is not None
     }
+    notebooks = {}
+    if not fixed:
+        for r in results:
+            if r.source is not None and r.source.is_notebook:
+                notebooks[r.display] = r.source
     return Report(
         diagnostics=sorted(diags, key=Diagnostic.sort_key),
         errors=errors,
@@ -166,22 +375,50 @@ def _report(
         sources=sources,
         unsafe_fixes=run.settings.unsafe_fixes,
         command=command,
+        notebooks=notebooks,
         **extra,
     )
 
 
 def _render(report: Report, fmt: str) -> str:
-    from importlib import import_module
-
-    module = import_module(f"kmigrate.report.{'json_' if fmt == 'json' else fmt}")
-    return module.render(report)
+    return import_module(f"kmigrate.report.{REPORTERS[fmt]}").render(report)
 
 
-def _emit_errors(report: Report, fmt: str) -> None:
-    if fmt == "json":
-        return  # JSON carries them in "errors"; stderr stays quiet for machine consumers
+def _emit(run: Run, report: Report, fmt: str) -> None:
+    """Findings on stdout (minus the summary when quiet), errors on stderr."""
+    if run.options.silent:
+        return
+    text = _render(report, fmt)
+    if run.quiet and fmt == "full":
+        from kmigrate.report import summary_line
+
+        tail = summary_line(report) + "\n"
+        if text.endswith(tail):
+            text = text[: -len(tail)].rstrip("\n") + ("\n" if report.diagnostics else "")
+    sys.stdout.write(text)
+    if fmt == "github":
+        _github_summary(report)
+    _emit_errors(run, report, fmt)
+
+
+def _emit_errors(run: Run, report: Report, fmt: str) -> None:
+    if fmt in MACHINE_FORMATS or run.options.silent:
+        return  # machine formats carry them; stderr stays quiet for machine consumers
     for e in report.errors:
         _err(e.render())
+
+
+def _github_summary(report: Report) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from kmigrate.report.github import step_summary
+
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(report))
+    except OSError as exc:
+        _err(f"warning: cannot write the step summary to {path}: {exc.strerror or exc}")
 
 
 def _exit_code(report: Report, exit_zero: bool, findings: bool) -> int:
@@ -192,49 +429,100 @@ def _exit_code(report: Report, exit_zero: bool, findings: bool) -> int:
     return EXIT_CLEAN
 
 
-def _guard(fn):  # type: ignore[no-untyped-def]
-    """Turn usage errors into one line on stderr and exit 2, never a traceback."""
-    import functools
+def _early_exit(run: Run) -> bool:
+    """--show-settings / --show-files: print and stop."""
+    if run.options.show_settings:
+        sys.stdout.write(describe(run.settings, run.rules, list(run.enabled.values())))
+        return True
+    if run.options.show_files:
+        for path in run.files:
+            sys.stdout.write(f"{path}\n")
+        for e in run.discovery_errors:
+            _err(e.render())
+        return True
+    return False
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return fn(*args, **kwargs)
-        except UsageError as exc:
-            _err(str(exc))
-            raise typer.Exit(EXIT_ERROR) from None
 
-    return wrapper
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --- check -----------------------------------------------------------------------------------
+
+AddSuppressionsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--add-suppressions",
+        help="Add `# kmigrate: ignore[CODE]` to every line with a finding (baseline an existing code base).",
+    ),
+]
+StatisticsOpt = Annotated[
+    bool, typer.Option("--statistics", help="Show how many findings each rule has, instead of the findings.")
+]
 
 
 @app.command()
 @_guard
-def check(
-    paths: PathsArg = None,
-    output_format: FormatOpt = None,
-    target_keras: TargetOpt = None,
-    select: SelectOpt = None,
-    extend_select: ExtendSelectOpt = None,
-    ignore: IgnoreOpt = None,
-    unsafe_fixes: UnsafeOpt = False,
-    exit_zero: ExitZeroOpt = False,
-    jobs: JobsOpt = None,
-    no_cache: NoCacheOpt = False,
-) -> None:
+@common_options
+def check(opts: Options, add_suppressions: AddSuppressionsOpt = False, statistics: StatisticsOpt = False) -> None:
     """Report Keras 2 idioms whose behaviour changes in Keras 3."""
-    run = _prepare(paths, output_format, target_keras, select, extend_select, ignore, unsafe_fixes)
-    results = _process(run, fix=False, jobs=jobs, no_cache=no_cache)
+    run = _prepare(opts)
+    if _early_exit(run):
+        raise typer.Exit(EXIT_CLEAN)
+    results = _process(run, fix=False)
+    if add_suppressions:
+        raise typer.Exit(_add_suppressions(run, results))
     diags = [d for r in results for d in r.diagnostics]
     report = _report(run, results, "check", diags)
     fmt = run.settings.output_format
-    sys.stdout.write(_render(report, fmt))
-    _emit_errors(report, fmt)
-    raise typer.Exit(_exit_code(report, exit_zero, bool(diags)))
+    if statistics:
+        if not opts.silent:
+            from kmigrate.report.statistics import render as render_statistics
+
+            sys.stdout.write(render_statistics(report, as_json=fmt in MACHINE_FORMATS))
+            _emit_errors(run, report, fmt)
+    else:
+        _emit(run, report, fmt)
+    raise typer.Exit(_exit_code(report, opts.exit_zero, bool(diags)))
+
+
+def _add_suppressions(run: Run, results: list[FileResult]) -> int:
+    added = 0
+    files = 0
+    errors: list[FileError] = [*run.discovery_errors, *(r.error for r in results if r.error)]
+    for r in results:
+        todo = [d for d in r.diagnostics if d.code != suppressions.UNUSED_CODE]
+        if r.source is None or not todo:
+            continue
+        new_text, n = suppressions.add(r.source.text, todo)
+        if not n:
+            continue
+        if isinstance(parse(new_text, r.display), FileError):
+            errors.append(FileError(r.display, "adding suppressions would break the file; left unchanged"))
+            continue
+        try:
+            atomic_write(r.source.path, r.source.render(new_text))
+        except (OSError, ValueError) as exc:
+            errors.append(FileError(r.display, f"cannot write: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        added += n
+        files += 1
+    if not run.options.silent:
+        for e in errors:
+            _err(e.render())
+        if not run.quiet:
+            _err(f"Added {_plural(added, 'suppression')} to {_plural(files, 'file')}.")
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
+# --- fix -------------------------------------------------------------------------------------
 
 
 def unified_diff(result: FileResult) -> str:
     assert result.source is not None and result.fixed_text is not None
     source = result.source
+    if source.is_notebook:
+        return source.diff(result.fixed_text, result.display)  # type: ignore[attr-defined]
     old = source.raw.decode(source.encoding, errors="replace")
     new = source.render(result.fixed_text).decode(source.encoding, errors="replace")
     if source.bom:
@@ -253,26 +541,55 @@ def unified_diff(result: FileResult) -> str:
     return "".join(out)
 
 
+def _renderable(results: Iterable[FileResult]) -> tuple[list[FileResult], list[FileError]]:
+    """Changed files whose rewrite can be written back (a notebook may refuse); the rest as errors."""
+    ok, bad = [], []
+    for r in results:
+        if not r.changed:
+            continue
+        assert r.source is not None and r.fixed_text is not None
+        try:
+            r.source.render(r.fixed_text)
+        except ValueError as exc:
+            bad.append(FileError(r.display, str(exc)))
+            continue
+        ok.append(r)
+    return ok, bad
+
+
+ApplyOpt = Annotated[bool, typer.Option("--apply", help="Write the fixes (default: print a diff).")]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify", help="Prove each fix by running it under Keras 2 and Keras 3; hold back fixes that differ."
+    ),
+]
+ExitOnFixOpt = Annotated[
+    bool, typer.Option("--exit-non-zero-on-fix", help="Exit 1 when files were changed, even if nothing remains.")
+]
+
+
 @app.command()
 @_guard
+@common_options
 def fix(
-    paths: PathsArg = None,
-    apply: Annotated[bool, typer.Option("--apply", help="Write the fixes (default: print a diff).")] = False,
-    output_format: FormatOpt = None,
-    target_keras: TargetOpt = None,
-    select: SelectOpt = None,
-    extend_select: ExtendSelectOpt = None,
-    ignore: IgnoreOpt = None,
-    unsafe_fixes: UnsafeOpt = False,
-    exit_zero: ExitZeroOpt = False,
-    jobs: JobsOpt = None,
+    opts: Options,
+    apply: ApplyOpt = False,
+    exit_non_zero_on_fix: ExitOnFixOpt = False,
+    verify: VerifyOpt = False,
 ) -> None:
     """Print the rewrite as a unified diff; with --apply, write it."""
-    run = _prepare(paths, output_format, target_keras, select, extend_select, ignore, unsafe_fixes)
-    results = _process(run, fix=True, jobs=jobs)
+    run = _prepare(opts)
+    if _early_exit(run):
+        raise typer.Exit(EXIT_CLEAN)
+    results = _process_verified(run) if verify else _process(run, fix=True)
     fmt = run.settings.output_format
-    changed = [r for r in results if r.changed]
-    write_errors: list[FileError] = []
+    changed, write_errors = _renderable(results)
+    refused = {e.path for e in write_errors}
+    results = [
+        r if r.display not in refused else replace(r, fixed_text=None, fixes_applied=0, diagnostics=r.initial)
+        for r in results
+    ]
     if apply:
         for r in changed:
             assert r.source is not None and r.fixed_text is not None
@@ -293,10 +610,31 @@ def fix(
         files_changed=len(changed),
     )
     if write_errors:
-        report = Report(**{**report.__dict__, "errors": [*report.errors, *write_errors]})
-    for r in results:
-        for w in r.warnings:
-            _err(f"warning: {w}")
+        report = replace(report, errors=[*report.errors, *write_errors])
+    if not opts.silent:
+        for r in results:
+            for w in r.warnings:
+                _err(f"warning: {w}")
+    if verify and fmt != "json" and not opts.silent:
+        from kmigrate.verify.report import fix_verdicts
+
+        sys.stderr.write(fix_verdicts(sorted(initial, key=Diagnostic.sort_key), fmt))
+    _fix_output(run, report, fmt, changed, apply, applied, remaining)
+    findings = bool(remaining) or (bool(changed) and (not apply or exit_non_zero_on_fix))
+    raise typer.Exit(_exit_code(report, opts.exit_zero, findings))
+
+
+def _fix_output(
+    run: Run,
+    report: Report,
+    fmt: str,
+    changed: list[FileResult],
+    apply: bool,
+    applied: int,
+    remaining: list[Diagnostic],
+) -> None:
+    if run.options.silent:
+        return
     if fmt == "json":
         payload = json.loads(_render(report, "json"))
         payload["files"] = [
@@ -304,39 +642,104 @@ def fix(
         ]
         payload["applied"] = apply
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    if fmt in MACHINE_FORMATS or fmt == "github":
+        sys.stdout.write(_render(report, fmt))
     elif apply:
         if remaining:
-            sys.stdout.write(_render(report, fmt))
-        _err(
-            f"Fixed {applied} finding{'s' if applied != 1 else ''} in {len(changed)} "
-            f"file{'s' if len(changed) != 1 else ''}; {len(remaining)} remaining."
-        )
+            _emit_findings_only(run, report, fmt)
     else:
         for r in changed:
             sys.stdout.write(unified_diff(r))
-        left = len(remaining)
-        _err(
-            f"Would fix {applied} finding{'s' if applied != 1 else ''} in {len(changed)} "
-            f"file{'s' if len(changed) != 1 else ''} (run with --apply to write); "
-            f"{left} would remain."
-        )
-    _emit_errors(report, fmt)
-    findings = bool(remaining) or (bool(changed) and not apply)
-    raise typer.Exit(_exit_code(report, exit_zero, findings))
+    if not run.quiet and fmt not in MACHINE_FORMATS:
+        files = _plural(len(changed), "file")
+        if apply:
+            _err(f"Fixed {_plural(applied, 'finding')} in {files}; {len(remaining)} remaining.")
+        else:
+            _err(
+                f"Would fix {_plural(applied, 'finding')} in {files} (run with --apply to write); "
+                f"{len(remaining)} would remain."
+            )
+    _emit_errors(run, report, fmt)
+
+
+def _emit_findings_only(run: Run, report: Report, fmt: str) -> None:
+    text = _render(report, fmt)
+    if run.quiet and fmt == "full":
+        from kmigrate.report import summary_line
+
+        tail = summary_line(report) + "\n"
+        if text.endswith(tail):
+            text = text[: -len(tail)]
+    sys.stdout.write(text)
+
+
+# --- rules, explain --------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------- dynamic verification
+def _verify_settings(paths: Optional[list[Path]], timeout: Optional[float] = None):  # type: ignore[no-untyped-def]
+    from kmigrate.verify.settings import VerifyConfigError, load
+
+    try:
+        settings = load((paths or [Path(".")])[0])
+    except VerifyConfigError as exc:
+        raise UsageError(f"error: {exc}") from None
+    if timeout is not None:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, timeout=timeout)
+    return settings
+
+
+def _process_verified(run: Run) -> list[FileResult]:
+    from kmigrate.verify.api import Prober, make_vetter
+
+    with Prober(_verify_settings(run.files[:1] or None)) as prober:
+        return _process(run, fix=True, vet=make_vetter(prober, run.enabled, run.settings.unsafe_fixes))
+
+
+@app.command("verify")
+@_guard
+def verify_cmd(
+    paths: PathsArg = None,
+    output_format: FormatOpt = None,
+    timeout: Annotated[
+        Optional[float], typer.Option("--timeout", help="Seconds per probe (default: 60, or [tool.kmigrate.verify]).")
+    ] = None,
+    exit_zero: ExitZeroOpt = False,
+) -> None:
+    """Run every custom layer and Keras construction under Keras 2 and Keras 3; report differences."""
+    from kmigrate.verify.api import verify_paths
+    from kmigrate.verify.report import FORMATS as VERIFY_FORMATS, render
+
+    fmt = output_format or "full"
+    if fmt not in VERIFY_FORMATS:
+        raise UsageError(f"error: unknown format {fmt!r} (choose from {', '.join(VERIFY_FORMATS)})")
+    settings = _verify_settings(paths, timeout)
+    discovery = Discovery()
+    files = list(discovery.walk(paths or [Path(".")]))
+    progress = None if fmt == "json" else (lambda msg: _err(f"probing {msg}"))
+    report = verify_paths(files, settings, progress=progress)
+    sys.stdout.write(render(report, fmt))
+    errors = [*(FileError(p, m) for p, m in discovery.errors), *report.errors]
+    if fmt != "json":
+        for e in errors:
+            _err(e.render())
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FINDINGS if report.differs and not exit_zero else EXIT_CLEAN)
 
 
 @app.command("rules")
 @_guard
 def rules_cmd(
     output_format: Annotated[
-        Optional[str], typer.Option("--format", "--output-format", "-f", help="table | json")
+        Optional[str], typer.Option("--output-format", "--format", "-f", help="table | json")
     ] = None,
 ) -> None:
     """List every rule."""
-    try:
-        rules = load_rules()
-    except RuleError as exc:
-        raise UsageError(f"error: invalid rule file: {exc}") from None
+    rules = _load_rules()
     fmt = output_format or "table"
     if fmt == "json":
         sys.stdout.write(json.dumps([r.to_json() for r in rules], indent=2) + "\n")
@@ -349,49 +752,18 @@ def rules_cmd(
         sys.stdout.write(f"{r.code}  {r.name:<40} {r.breaks:<12} fix={r.fix:<6} [{entries}] {r.title}{off}\n")
 
 
-def explain_text(rule: Rule) -> str:
-    lines = [
-        f"# {rule.code} {rule.name}",
-        "",
-        rule.title,
-        "",
-        f"What breaks: {rule.breaks}. Applies to Keras {rule.keras}. Catalogue entries: "
-        + ", ".join(str(c) for c in rule.catalogue)
-        + ".",
-        "",
-        f"Keras 2: {rule.keras2}",
-        f"Keras 3: {rule.keras3}",
-    ]
-    if rule.description.strip():
-        lines += ["", rule.description.strip()]
-    lines += ["", "## Example", "", "```python", rule.example.before.strip("\n"), "```"]
-    if rule.example.after is not None:
-        lines += ["", "becomes", "", "```python", rule.example.after.strip("\n"), "```"]
-    fix_line = {"safe": "safe", "unsafe": "unsafe (applied only with --unsafe-fixes)", "none": "none"}[rule.fix]
-    lines += ["", f"## Fix safety: {fix_line}"]
-    if rule.fix_title:
-        lines += ["", rule.fix_title + "."]
-    if rule.fix_safety_note.strip():
-        lines += ["", rule.fix_safety_note.strip()]
-    if not rule.default_enabled:
-        lines += ["", f"Off by default: enable with `--select {rule.code}`."]
-    if rule.references:
-        lines += ["", "## References", ""] + [f"- {ref}" for ref in rule.references]
-    return "\n".join(lines) + "\n"
-
-
 @app.command()
 @_guard
 def explain(code: Annotated[str, typer.Argument(help="A rule code (KM101) or name.")]) -> None:
     """Show a rule's documentation."""
-    try:
-        rules = load_rules()
-    except RuleError as exc:
-        raise UsageError(f"error: invalid rule file: {exc}") from None
+    rules = _load_rules()
     for r in rules:
         if r.code == code.upper() or r.name == code:
             sys.stdout.write(explain_text(r))
             return
+    if code.upper() == suppressions.UNUSED_CODE or code == suppressions.UNUSED_NAME:
+        sys.stdout.write(suppressions.EXPLAIN_UNUSED)
+        return
     raise UsageError(f"error: unknown rule {code!r} (see `kmigrate rules`)")
 
 

@@ -25,6 +25,7 @@ class Edit:
 
     span: Span
     content: str
+    cell: int | None = None  # notebooks: the cell ``span`` is in (set only on reported copies)
 
 
 @dataclass(frozen=True)

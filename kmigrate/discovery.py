@@ -121,13 +121,18 @@ class Discovery:
     extend_exclude: Sequence[str] = ()
     respect_gitignore: bool = True
     suffixes: Sequence[str] = SUFFIXES
+    force_exclude: bool = False  # apply excludes to explicitly named files too (pre-commit)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def _excluded_name(self, path: Path) -> bool:
         name = path.name
         for pat in (*self.exclude, *self.extend_exclude):
             if "/" in pat:
-                if fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
+                if os.path.isabs(pat):
+                    # Anchored at the configuration's directory (see config.py).
+                    if fnmatch.fnmatch(os.path.abspath(path), pat):
+                        return True
+                elif fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
                     path.as_posix(), f"*/{pat.strip('/')}"
                 ):
                     return True
@@ -136,8 +141,17 @@ class Discovery:
         return False
 
     def is_excluded(self, path: Path) -> bool:
-        """For explicitly named files (pre-commit passes each file): user excludes apply."""
-        return any(self._excluded_name(p) for p in [path, *path.parents] if p.name)
+        """For explicitly named files (pre-commit passes each file): user excludes apply.
+
+        Only the part of the path below the current directory is looked at, so a checkout
+        that lives under, say, ``build/`` is not excluded as a whole.
+        """
+        absolute = Path(os.path.abspath(path))
+        try:
+            rel = absolute.relative_to(Path.cwd())
+        except ValueError:
+            rel = path
+        return any(self._excluded_name(p) for p in [rel, *rel.parents] if p.name)
 
     @staticmethod
     def _ignored(path: Path, is_dir: bool, layers: list[_IgnoreLayer]) -> bool:
@@ -182,6 +196,8 @@ class Discovery:
                 self.errors.append((str(path), "no such file or directory"))
                 continue
             if path.is_file():
+                if self.force_exclude and self.is_excluded(path):
+                    continue
                 key = path.resolve()
                 if key not in seen:
                     seen.add(key)

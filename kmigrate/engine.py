@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from kmigrate.catalogue import Rule
@@ -37,9 +38,25 @@ class InsertImport:
 
 
 @dataclass(frozen=True)
+class InsertBlock:
+    """Make sure a top-level definition (``def``/``class`` binding ``name``) is present once.
+
+    ``text`` goes below the imports, like :class:`InsertImport`, and is skipped when the module
+    already binds ``name`` at top level. ``after`` lists the root names the block needs when it
+    is defined (a decorator's ``tf``): when such a name is bound by a top-level statement below
+    the imports (``import tensorflow as tf`` after ``os.environ[...] = ...``), the block goes
+    after that statement instead.
+    """
+
+    text: str
+    name: str
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FixSpec:
     title: str
-    edits: tuple[NodeEdit | InsertImport, ...]
+    edits: tuple[NodeEdit | InsertImport | InsertBlock, ...]
     safety: Safety | None = None  # None: the rule's declared safety
 
 
@@ -49,6 +66,22 @@ class _Report:
     node: cst.CSTNode
     message: str
     fix: FixSpec | None
+    indent: str = ""  # indentation of the block the report was made in
+
+
+def render(module: cst.Module, node: cst.CSTNode, indent: str = "") -> str:
+    """Source of ``node`` as it reads inside a block indented by ``indent``.
+
+    ``Module.code_for_node`` renders at column 0, which drops the block's indentation from the
+    continuation lines of a multi-line call inside a function.
+    """
+    state = CodegenState(
+        default_indent=module.default_indent,
+        default_newline=module.default_newline,
+        indent_tokens=[indent] if indent else [],
+    )
+    node._codegen(state)
+    return "".join(state.tokens)
 
 
 class Checker:
@@ -93,8 +126,17 @@ class Context:
         index = len(self.ancestors) - 1 - depth
         return self.ancestors[index] if index >= 0 else None
 
+    def indent(self) -> str:
+        """The indentation of the block the node being visited is in."""
+        return "".join(
+            a.indent if a.indent is not None else self.module.default_indent
+            for a in self.ancestors
+            if isinstance(a, cst.IndentedBlock)
+        )
+
     def code_for(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        """Source of ``node`` (in the block being visited)."""
+        return render(self.module, node, self.indent())
 
     def report(
         self,
@@ -108,7 +150,7 @@ class Context:
             return
         if rule.fix == "none":
             fix = None
-        self.reports.append(_Report(rule, node, message or rule.message, fix))
+        self.reports.append(_Report(rule, node, message or rule.message, fix, self.indent()))
 
     def spell(
         self, target: str, like: cst.BaseExpression | None = None
@@ -173,6 +215,56 @@ def _present_imports(module: cst.Module) -> set[str]:
                 if isinstance(small, (cst.Import, cst.ImportFrom)):
                     out.add(module.code_for_node(small).strip())
     return out
+
+
+def _bound_names(stmt: cst.CSTNode) -> set[str]:
+    """Names a top-level statement binds: imports (also inside ``if``/``try``), defs, assignments."""
+    out: set[str] = set()
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        out.add(stmt.name.value)
+    elif isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        out.add(alias.asname.name.value)
+                    else:
+                        out.add(_first(alias.name))
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        out.add(alias.asname.name.value)
+                    elif isinstance(alias.name, cst.Name):
+                        out.add(alias.name.value)
+            elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                out.update(t.value for t in targets if isinstance(t, cst.Name))
+    elif isinstance(stmt, (cst.If, cst.Try)):
+        blocks = [stmt.body]
+        if isinstance(stmt, cst.Try):
+            blocks += [h.body for h in stmt.handlers]
+        elif stmt.orelse is not None:
+            blocks.append(stmt.orelse.body)  # type: ignore[union-attr]
+        for block in blocks:
+            for inner in getattr(block, "body", ()):
+                if isinstance(inner, cst.SimpleStatementLine):
+                    out |= _bound_names(inner)
+    return out
+
+
+def _first(name: cst.BaseExpression) -> str:
+    while isinstance(name, cst.Attribute):
+        name = name.value
+    return name.value if isinstance(name, cst.Name) else ""
+
+
+def _block_line(module: cst.Module, positions: object, import_line: int, after: tuple[str, ...]) -> int:
+    line = import_line
+    if after:
+        for stmt in module.body:
+            if _bound_names(stmt) & set(after):
+                line = max(line, positions[stmt].end.line + 1)  # type: ignore[index]
+    return line
 
 
 _CHECKER_CACHE: dict[str, type[Checker]] = {}
@@ -289,6 +381,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     present = _present_imports(module)
+    defined: set[str] | None = None
     import_line: int | None = None
     cached: list[list[str]] = []
 
@@ -319,6 +412,17 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
                             text,
                         )
                     )
+                elif isinstance(e, InsertBlock):
+                    if defined is None:
+                        defined = set().union(*(_bound_names(s) for s in module.body))
+                    if e.name in defined:
+                        continue
+                    if import_line is None:
+                        import_line = _import_insertion_line(module, positions)
+                    line = _block_line(module, positions, import_line, e.after)
+                    nl = module.default_newline
+                    body = nl.join(e.text.strip("\n").split("\n"))
+                    edits.append(Edit(Span(line, 1, line, 1), nl + nl + body + nl + nl))
                 else:
                     if e.statement in present:
                         continue

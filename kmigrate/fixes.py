@@ -36,6 +36,8 @@ def apply_edits(text: str, groups: Iterable[tuple[Edit, ...]]) -> tuple[str, int
         for edit in group:
             s = offset_of(starts, edit.span.line, edit.span.column)
             e = offset_of(starts, edit.span.end_line, edit.span.end_column)
+            if not edit.content:
+                s, e = _whole_lines(text, s, e)
             ranges.append((s, e, edit.content))
         fresh = [r for r in ranges if r not in seen]
         if not fresh:
@@ -58,6 +60,23 @@ def apply_edits(text: str, groups: Iterable[tuple[Edit, ...]]) -> tuple[str, int
         pos = e
     out.append(text[pos:])
     return "".join(out), applied
+
+
+def _whole_lines(text: str, start: int, end: int) -> tuple[int, int]:
+    """A deletion that empties its lines (a whole statement) takes the lines with it, rather
+    than leaving their indentation behind as a whitespace-only line; a trailing comment stays,
+    as a comment line at the statement's indentation."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end + 1
+    rest = text[end:line_end]
+    if text[line_start:start].strip():
+        return start, end
+    if rest.lstrip().startswith("#"):
+        return start, end + len(rest) - len(rest.lstrip())
+    if rest.strip():
+        return start, end
+    return line_start, line_end
 
 
 def _overlaps(a: tuple[int, int, str] | tuple[int, int], b: tuple[int, int]) -> bool:

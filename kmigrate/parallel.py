@@ -37,6 +37,16 @@ class Job:
     fix: bool
     unsafe: bool
     cache_dir: Path | None
+    report_unused: bool = False  # --report-unused-suppressions
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # glob -> selectors
+    base: Path | None = None  # per-file-ignores globs are relative to it
+
+    def rules_for(self, path: Path) -> dict[str, Rule]:
+        if not self.per_file_ignores:
+            return self.rules
+        from kmigrate.config import matching_ignores, without_ignored
+
+        return without_ignored(self.rules, matching_ignores(self.per_file_ignores, self.base or Path.cwd(), path))
 
 
 @lru_cache(maxsize=1)
@@ -55,9 +65,10 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _settings_fingerprint(job: Job) -> str:
+def _settings_fingerprint(job: Job, rules: dict[str, Rule]) -> str:
     parts = [
-        ",".join(sorted(job.rules)),
+        ",".join(sorted(rules)),
+        "unused" if job.report_unused else "",
         str(job.target.version),
         "fix" if job.fix else "check",
         "unsafe" if job.unsafe else "safe",
@@ -65,12 +76,12 @@ def _settings_fingerprint(job: Job) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _cache_path(job: Job, raw: bytes, display: str) -> Path | None:
+def _cache_path(job: Job, rules: dict[str, Rule], raw: bytes, display: str) -> Path | None:
     if job.cache_dir is None:
         return None
     key = hashlib.sha256()
     key.update(_code_fingerprint().encode())
-    key.update(_settings_fingerprint(job).encode())
+    key.update(_settings_fingerprint(job, rules).encode())
     key.update(display.encode())  # diagnostics carry the display path
     key.update(raw)
     h = key.hexdigest()
@@ -105,14 +116,17 @@ def process_one(path: Path, job: Job, vet: Vetter | None = None) -> FileResult:
         source = read_source(path, display)
         if isinstance(source, FileError):
             return FileResult(display, error=source)
+        rules = job.rules_for(path)
         cacheable = not job.fix and vet is None
-        cache_file = _cache_path(job, source.raw, display) if cacheable else None
+        cache_file = _cache_path(job, rules, source.raw, display) if cacheable else None
         if cache_file is not None:
             hit = _load(cache_file)
             if hit is not None:
                 diagnostics, error = hit
                 return FileResult(display, diagnostics, error=error, source=source)
-        result = process_source(source, job.rules, job.target, fix=job.fix, unsafe=job.unsafe, vet=vet)
+        result = process_source(
+            source, rules, job.target, fix=job.fix, unsafe=job.unsafe, vet=vet, report_unused=job.report_unused
+        )
         if cache_file is not None:
             _store(cache_file, (result.diagnostics, result.error))
         return result

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from kmigrate import suppressions
 from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.engine import analyse
@@ -61,17 +62,31 @@ def _map(source: SourceFile, diags: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     out = []
     for d in diags:
         cell, span = source.map_span(d.span)
-        out.append(dataclasses.replace(d, span=span, cell=cell))
+        fix = d.fix
+        if fix is not None:
+            edits = []
+            for e in fix.edits:
+                edit_cell, edit_span = source.map_span(e.span)
+                edits.append(dataclasses.replace(e, span=edit_span, cell=edit_cell))
+            fix = dataclasses.replace(fix, edits=tuple(edits))
+        out.append(dataclasses.replace(d, span=span, cell=cell, fix=fix))
     return tuple(out)
 
 
 def check_text(
-    text: str, display: str, rules: dict[str, Rule], target: Target
+    text: str,
+    display: str,
+    rules: dict[str, Rule],
+    target: Target,
+    *,
+    report_unused: bool = False,
 ) -> list[Diagnostic] | FileError:
+    """Findings in ``text``, minus those silenced by ``# kmigrate: ignore`` comments."""
     module = parse(text, display)
     if isinstance(module, FileError):
         return module
-    return analyse(module, display, rules, target)
+    diags = analyse(module, display, rules, target)
+    return suppressions.apply(text, display, diags, rules, report_unused=report_unused)
 
 
 def process_file(
@@ -83,12 +98,15 @@ def process_file(
     unsafe: bool = False,
     display: str | None = None,
     vet: Vetter | None = None,
+    report_unused: bool = False,
 ) -> FileResult:
     display = display or str(path)
     source = read_source(path, display)
     if isinstance(source, FileError):
         return FileResult(display, error=source)
-    return process_source(source, rules, target, fix=fix, unsafe=unsafe, vet=vet)
+    return process_source(
+        source, rules, target, fix=fix, unsafe=unsafe, vet=vet, report_unused=report_unused
+    )
 
 
 def process_source(
@@ -99,6 +117,7 @@ def process_source(
     fix: bool = False,
     unsafe: bool = False,
     vet: Vetter | None = None,
+    report_unused: bool = False,
 ) -> FileResult:
     """Check ``source``; with ``fix``, apply fixes until stable.
 
@@ -109,7 +128,7 @@ def process_source(
     if not mentions_keras(source.text):
         # No Keras or TensorFlow name can resolve in this file: skip parsing it.
         return FileResult(display, (), source=source, initial=())
-    first = check_text(source.text, display, rules, target)
+    first = check_text(source.text, display, rules, target, report_unused=report_unused)
     if isinstance(first, FileError):
         return FileResult(display, error=source_error(source, first), source=source)
     if not fix:
@@ -132,7 +151,7 @@ def process_source(
         new_text, n = apply_edits(text, (d.fix.edits for d in todo if d.fix is not None))
         if new_text == text:
             break
-        again = check_text(new_text, display, rules, target)
+        again = check_text(new_text, display, rules, target, report_unused=report_unused)
         if isinstance(again, FileError):
             warnings.append(
                 f"{display}: fixes for {', '.join(sorted({d.code for d in todo}))} would produce "
@@ -147,7 +166,7 @@ def process_source(
             warnings.append(f"{display}: fixes did not converge after {MAX_ITERATIONS} passes")
     return FileResult(
         display,
-        _map(source, diags),
+        _map(source.reframe(text), diags),
         source=source,
         fixed_text=text if text != source.text else None,
         fixes_applied=applied,

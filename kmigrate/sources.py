@@ -30,6 +30,10 @@ class SourceFile:
         """Position in the analysed text -> (cell, position in that cell); cell None for .py."""
         return None, span
 
+    def reframe(self, text: str) -> SourceFile:
+        """This file as if its text were ``text`` (notebooks re-derive their cell layout)."""
+        return self
+
     def render(self, text: str) -> bytes:
         """The bytes to write for a rewritten text, in the file's own encoding."""
         data = text.encode(self.encoding)

@@ -60,6 +60,16 @@ def _comma_like(template: cst.Arg) -> cst.Comma:
     return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
+def _without_comment(comma: cst.Comma) -> cst.Comma:
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace) and after.first_line.comment is not None:
+        first = after.first_line.with_changes(
+            whitespace=cst.SimpleWhitespace(""), comment=None
+        )
+        return comma.with_changes(whitespace_after=after.with_changes(first_line=first))
+    return comma
+
+
 def with_args(call: cst.Call, args: Sequence[cst.Arg]) -> cst.Call:
     """``call`` with a new argument list; commas follow the original layout."""
     original = list(call.args)
@@ -69,10 +79,11 @@ def with_args(call: cst.Call, args: Sequence[cst.Arg]) -> cst.Call:
     sep = _comma_like(original[0]) if len(original) > 1 else cst.Comma(
         whitespace_after=cst.SimpleWhitespace(" ")
     )
-    # A multi-line call separates with its own newline comma; reuse the first real one.
+    # A multi-line call separates with its own newline comma; reuse the first real one
+    # (without its trailing comment, which belongs to the argument it followed).
     for a in original[:-1]:
         if isinstance(a.comma, cst.Comma):
-            sep = a.comma
+            sep = _without_comment(a.comma)
             break
     out = []
     for i, arg in enumerate(args):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, FileError
+
+if TYPE_CHECKING:
+    from kmigrate.notebooks import NotebookSource
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class Report:
     command: str = "check"
     fixes_applied: int = 0
     files_changed: int = 0
+    # display path -> the notebook as read, for formats that point into the .ipynb's own lines
+    notebooks: Mapping[str, NotebookSource] = field(default_factory=dict)
 
     @property
     def fixable(self) -> int:

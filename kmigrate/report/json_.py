@@ -22,6 +22,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
                 "end_line": e.span.end_line,
                 "end_column": e.span.end_column,
                 "content": e.content,
+                **({"cell": e.cell} if e.cell is not None else {}),
             }
             for e in fix.edits
         ],

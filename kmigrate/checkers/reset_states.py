@@ -1,0 +1,154 @@
+"""`reset_states()` on models (catalogue 22) and on metrics (catalogue 23).
+
+Keras 3 keeps `reset_states()` on recurrent layers only: a model has none, and a metric has
+`reset_state()`. The receiver decides which rule applies; a receiver that is neither provably a
+model nor provably a metric is left alone (it may well be a layer, where the call is fine).
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from kmigrate.checkers._train import (
+    enclosing_class,
+    is_model,
+    method_name,
+    statement_indent,
+    whole_statement,
+)
+from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
+
+KM_MODEL, KM_METRIC = "KM232", "KM233"
+
+
+def _self_attr(node: cst.BaseExpression) -> str | None:
+    if (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "self"
+    ):
+        return node.attr.value
+    return None
+
+
+class ResetStatesChecker(Checker):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._class_metrics: dict[int, set[str]] = {}
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        attrs: set[str] = set()
+        methods = {s.name.value for s in node.body.body if isinstance(s, cst.FunctionDef)}
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__":
+                self._collect_metric_attrs(stmt, attrs)
+        if "reset_states" in methods:
+            attrs.add("<defines reset_states>")
+        self._class_metrics[id(node)] = attrs
+
+    def _collect_metric_attrs(self, init: cst.FunctionDef, attrs: set[str]) -> None:
+        names = self.ctx.names
+
+        class Assigns(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                if not isinstance(node.value, cst.Call):
+                    return
+                callee = names.resolve_keras(node.value.func) or ""
+                if not callee.startswith("keras.metrics."):
+                    return
+                for target in node.targets:
+                    attr = _self_attr(target.target)
+                    if attr is not None:
+                        attrs.add(attr)
+
+        init.visit(Assigns())
+
+    def _is_metric(self, node: cst.BaseExpression) -> bool:
+        """A name bound to a keras.metrics constructor, ``self.x`` made from one in
+        ``__init__``, or the variable of a loop over ``<model>.metrics``."""
+        attr = _self_attr(node)
+        if attr is not None:
+            cls = enclosing_class(self.ctx)
+            return cls is not None and attr in self._class_metrics.get(id(cls), set())
+        if not isinstance(node, cst.Name):
+            return False
+        bound = self.ctx.names.instance_of(node)
+        if bound is not None:
+            return bound.startswith("keras.metrics.")
+        for anc in reversed(self.ctx.ancestors[:-1]):
+            loops: list[cst.For | cst.CompFor] = []
+            if isinstance(anc, cst.For):
+                loops = [anc]
+            elif isinstance(anc, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+                comp: cst.CompFor | None = anc.for_in
+                while comp is not None:
+                    loops.append(comp)
+                    comp = comp.inner_for_in
+            for loop in loops:
+                if isinstance(loop.target, cst.Name) and loop.target.value == node.value:
+                    it = loop.iter
+                    return isinstance(it, cst.Attribute) and it.attr.value == "metrics"
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if method_name(node) != "reset_states" or node.args:
+            return
+        receiver = node.func.value  # type: ignore[attr-defined]
+        if self._is_metric(receiver):
+            self.ctx.report(
+                KM_METRIC,
+                node,
+                f"`{self.ctx.code_for(receiver)}.reset_states()` raises `AttributeError` in "
+                "Keras 3: metrics only have `reset_state()`",
+                FixSpec(
+                    "Call `reset_state()`",
+                    (NodeEdit(node.func.attr, "reset_state"),),  # type: ignore[attr-defined]
+                ),
+            )
+            return
+        if not is_model(self.ctx, receiver):
+            return
+        if isinstance(receiver, cst.Name) and receiver.value == "self":
+            cls = enclosing_class(self.ctx)
+            if cls is not None and "<defines reset_states>" in self._class_metrics.get(id(cls), set()):
+                return
+        self._model(node, receiver)
+
+    def _model(self, node: cst.Call, receiver: cst.BaseExpression) -> None:
+        model = self.ctx.code_for(receiver)
+        fix = None
+        if whole_statement(self.ctx, node):
+            indent = statement_indent(self.ctx)
+            step = self.ctx.module.default_indent
+            var = self._loop_variable()
+            nl = self.ctx.module.default_newline
+            text = (
+                f"for {var} in {model}.layers:{nl}"
+                f'{indent}{step}if getattr({var}, "stateful", False):{nl}'
+                f"{indent}{step}{step}{var}.reset_states()"
+            )
+            statement = self.ctx.parent()
+            assert statement is not None
+            fix = FixSpec("Reset the stateful layers one by one", (NodeEdit(statement, text),))
+        self.ctx.report(
+            KM_MODEL,
+            node,
+            f"`{model}.reset_states()` raises `AttributeError` in Keras 3: models have no "
+            "`reset_states()`, only their stateful layers do",
+            fix,
+        )
+
+    def _loop_variable(self) -> str:
+        """``layer``, unless the enclosing function already uses that name."""
+        scope: cst.CSTNode = self.ctx.module
+        for anc in reversed(self.ctx.ancestors[:-1]):
+            if isinstance(anc, (cst.FunctionDef, cst.Lambda)):
+                scope = anc
+                break
+        code = self.ctx.code_for(scope)
+        for name in ("layer", "stateful_layer", "layer_"):
+            if not re.search(rf"\b{name}\b", code):
+                return name
+        return "layer_"
