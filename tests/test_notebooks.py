@@ -16,7 +16,7 @@ from kmigrate.runner import process_source
 from kmigrate.sources import read_source
 from kmigrate.versions import Target
 
-RULES = {r.code: r for r in load_rules()}
+RULES = {r.code: r for r in load_rules() if r.default_enabled}
 
 
 def code(source: list[str] | str, outputs: list | None = None) -> dict:

@@ -15,7 +15,7 @@ from kmigrate.runner import check_text
 from kmigrate.suppressions import add, scan
 from kmigrate.versions import Target
 
-RULES = {r.code: r for r in load_rules()}
+RULES = {r.code: r for r in load_rules() if r.default_enabled}
 HEAD = "from tensorflow import keras\n"
 
 
