@@ -177,6 +177,8 @@ class SavingChecker(Checker):
                 if not self.pending.writes_json:
                     self.ctx.report(KM_K2_FILE, node, self._k2_json_message())
                 continue
+            if kind != "model":
+                continue  # load_weights: _report_weight_loads
             key = self._literal_key(path)
             if not path.has(*MODEL_EXTS, ".weights.h5"):
                 fix = None
