@@ -163,9 +163,9 @@ def _worker(programs: list[str], overrides: dict[str, object]) -> None:
             return model
 
         module.build_model = build_and_watch
-        printed = io.StringIO()
         start = time.perf_counter()
-        with contextlib.redirect_stdout(printed):
+        # the program's prints and progress bars must not mix with the result lines
+        with contextlib.redirect_stdout(io.StringIO()):
             module.main()
         seconds = time.perf_counter() - start
 

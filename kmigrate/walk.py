@@ -48,6 +48,7 @@ _LEAF_TYPES: tuple[type, ...] = (
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
 _SKIP_CLASSES: set[type] = set()
+_OPAQUE = frozenset({cst.Import, cst.ImportFrom})
 
 
 def _is_leaf(cls: type) -> bool:
@@ -100,6 +101,8 @@ def walk(
         names = fields.get(cls)
         if names is None:
             names = _fields(cls)
+        if cls in _OPAQUE:
+            names = ()  # import statements are visited whole; their names are not usages
         for field in names:
             value = getattr(node, field)
             vcls = type(value)

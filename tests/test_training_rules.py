@@ -142,6 +142,17 @@ def test_sequence_subclass_of_local_sequence_is_reported_without_fix() -> None:
     assert [d.span.line for d in diags] == [8] and diags[0].fix is None
 
 
+def test_optimizer_set_weights_needs_keras2_weights_in_sight() -> None:
+    code = """
+    from tensorflow import keras
+    for opt in inner_optimizers:
+        opt.set_weights(values[opt.name])
+    """
+    assert not check(code, "KM235")  # Keras 3 has set_weights for its own layout
+    moved = code + "state = model.optimizer.get_weights()\n"
+    assert [d.span.line for d in check(moved, "KM235")] == [4, 5]
+
+
 def test_check_path_does_not_import_tensorflow() -> None:
     import subprocess
     import sys

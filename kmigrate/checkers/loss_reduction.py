@@ -43,6 +43,11 @@ def _enum(name: str | None) -> tuple[str, str | None] | None:
     return None
 
 
+# A reference to the enum or one of its members ends in one of these names.
+_ENUM_NAMES = frozenset(e.rsplit(".", 1)[-1] for e in ENUMS)
+_LAST_PARTS = frozenset({*_ENUM_NAMES, *MEMBERS})
+
+
 class LossReductionChecker(Checker):
     # ------------------------------------------------------------ reduction="auto"
     def visit_Call(self, node: cst.Call) -> None:
@@ -85,6 +90,11 @@ class LossReductionChecker(Checker):
 
     # ------------------------------------------------------------ Reduction.X
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        value = node.value
+        if node.attr.value not in _LAST_PARTS and not (
+            isinstance(value, cst.Attribute) and value.attr.value in _ENUM_NAMES
+        ) and not (isinstance(value, cst.Name) and value.value in _ENUM_NAMES):
+            return  # cheap test first: this runs on every attribute of every file
         parent = self.ctx.parent()
         if isinstance(parent, cst.Attribute) and parent.value is node:
             return  # the longer chain is visited on its own
@@ -93,6 +103,8 @@ class LossReductionChecker(Checker):
         self._reference(node)
 
     def visit_Name(self, node: cst.Name) -> None:
+        if node.value not in _LAST_PARTS:
+            return
         parent = self.ctx.parent()
         if isinstance(parent, cst.Attribute) and (parent.value is node or parent.attr is node):
             return

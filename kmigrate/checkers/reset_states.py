@@ -38,7 +38,13 @@ class ResetStatesChecker(Checker):
         super().__init__(ctx)
         self._class_metrics: dict[int, set[str]] = {}
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def _metrics_of(self, node: cst.ClassDef) -> set[str]:
+        # Computed on demand: only classes whose methods call `reset_states()` need it.
+        if id(node) not in self._class_metrics:
+            self._scan_class(node)
+        return self._class_metrics[id(node)]
+
+    def _scan_class(self, node: cst.ClassDef) -> None:
         attrs: set[str] = set()
         methods = {s.name.value for s in node.body.body if isinstance(s, cst.FunctionDef)}
         for stmt in node.body.body:
@@ -71,7 +77,7 @@ class ResetStatesChecker(Checker):
         attr = _self_attr(node)
         if attr is not None:
             cls = enclosing_class(self.ctx)
-            return cls is not None and attr in self._class_metrics.get(id(cls), set())
+            return cls is not None and attr in self._metrics_of(cls)
         if not isinstance(node, cst.Name):
             return False
         bound = self.ctx.names.instance_of(node)
@@ -112,7 +118,7 @@ class ResetStatesChecker(Checker):
             return
         if isinstance(receiver, cst.Name) and receiver.value == "self":
             cls = enclosing_class(self.ctx)
-            if cls is not None and "<defines reset_states>" in self._class_metrics.get(id(cls), set()):
+            if cls is not None and "<defines reset_states>" in self._metrics_of(cls):
                 return
         self._model(node, receiver)
 

@@ -62,22 +62,34 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
 class TrainStepChecker(Checker):
     _compiles: list[cst.Call] | None = None
     _jit_chosen = False
+    _reads_weights: bool | None = None
 
     # ------------------------------------------------------------ optimizer API (29)
     def visit_Call(self, node: cst.Call) -> None:
         method = method_name(node)
         if method == "minimize":
             receiver = node.func.value  # type: ignore[attr-defined]
-            if is_optimizer(self.ctx, receiver) or (
+            if self._keras_optimizer(receiver) or (
                 _calls.keyword(node, "tape") is not None and self._unknown(receiver)
             ):
                 self._minimize(node, receiver)
         elif method in ("get_updates", "get_weights", "set_weights"):
             receiver = node.func.value  # type: ignore[attr-defined]
-            if is_optimizer(self.ctx, receiver):
+            if not is_optimizer(self.ctx, receiver):
+                return
+            # Keras 3 has `set_weights()` (with its own layout): only a module that also reads
+            # Keras 2 optimizer weights is provably moving Keras 2 state.
+            if method != "set_weights" or self._reads_optimizer_weights():
                 self._state_api(node, receiver, method)
         else:
             self._jit(node)
+
+    def _keras_optimizer(self, receiver: cst.BaseExpression) -> bool:
+        """``*.optimizer`` or a name bound to a Keras optimizer. A bare ``optimizer`` is not
+        enough here: TF1 optimizers (``tf.compat.v1.train.*``) have ``minimize`` too."""
+        if isinstance(receiver, cst.Name):
+            return (self.ctx.names.instance_of(receiver) or "").startswith("keras.optimizers.")
+        return is_optimizer(self.ctx, receiver)
 
     def _unknown(self, receiver: cst.BaseExpression) -> bool:
         """Not a name bound to something else: ``tape=`` is Keras-2 optimizer only."""
@@ -132,6 +144,19 @@ class TrainStepChecker(Checker):
                 return name
         return candidates[-1] + "_"
 
+    def _reads_optimizer_weights(self) -> bool:
+        if self._reads_weights is None:
+            ctx, found = self.ctx, [False]
+
+            class Reads(cst.CSTVisitor):
+                def visit_Call(self, node: cst.Call) -> None:
+                    if method_name(node) == "get_weights":
+                        found[0] |= is_optimizer(ctx, node.func.value)  # type: ignore[attr-defined]
+
+            self.ctx.module.visit(Reads())
+            self._reads_weights = found[0]
+        return self._reads_weights
+
     def _state_api(self, node: cst.Call, receiver: cst.BaseExpression, method: str) -> None:
         opt = self.ctx.code_for(receiver)
         if method == "get_updates":
@@ -139,10 +164,16 @@ class TrainStepChecker(Checker):
                 f"`{opt}.get_updates()` does not exist in Keras 3 (`AttributeError`): compute "
                 "gradients with a `GradientTape` and call `apply_gradients`"
             )
+        elif method == "get_weights":
+            message = (
+                f"Keras 3 optimizers have no `get_weights()` (`AttributeError`): read "
+                f"`{opt}.variables` instead"
+            )
         else:
             message = (
-                f"Keras 3 optimizers have no `{method}()` (`AttributeError`): read or `assign` "
-                f"`{opt}.variables` instead"
+                f"Keras 3's `{opt}.set_weights()` expects Keras 3's variable layout (`iteration`, "
+                "`learning_rate`, then each variable's slots), not Keras 2's: the weights read "
+                "here fail with `ValueError` or land in the wrong slots"
             )
         self.ctx.report(KM_STATE_API, node, message)
 
