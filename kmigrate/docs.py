@@ -254,9 +254,12 @@ def pages(rules: tuple[Rule, ...] | None = None) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kmigrate.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a page is stale; write nothing")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="repository root (default: the source tree)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="repository root (default: the source tree, else the current directory)")
     args = parser.parse_args(argv)
+    if args.root is None:
+        tree = Path(__file__).resolve().parent.parent
+        args.root = tree if (tree / "rules").is_dir() else Path.cwd()
     stale = []
     for rel, text in pages().items():
         path = args.root / rel
