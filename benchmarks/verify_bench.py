@@ -10,6 +10,7 @@ request to answer, over a mix of probe kinds; the goal is a median under one sec
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -51,6 +52,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name, _, _ in CASES}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in CASES}
     verdicts: dict[str, str] = {}
     with Worker(timeout=120) as worker:
         began = time.perf_counter()
@@ -60,14 +62,21 @@ def main() -> int:
             for name, before, after in CASES:
                 result = worker.probe(ProbeSpec(name, before, after))
                 times[name].append(result.seconds)
+                cpu[name].append(result.cpu_seconds or 0.0)
                 verdicts[name] = result.verdict.kind
         versions = ", ".join(f"{k} {v}" for k, v in sorted(worker.versions.items()))
+        startup_cpu = worker.startup_cpu_seconds
     every = [t for ts in times.values() for t in ts]
-    print(f"worker start-up: {startup:.2f} s ({versions})")
+    every_cpu = [t for ts in cpu.values() for t in ts]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end")
+    print(f"worker start-up: {startup:.2f} s wall, {startup_cpu or 0:.2f} s CPU ({versions})")
     for name, ts in times.items():
-        print(f"  {name:<32} median {statistics.median(ts):.3f} s  ({verdicts[name]})")
-    print(f"median per probe after start-up: {statistics.median(every):.3f} s "
-          f"over {len(every)} probes ({args.rounds} rounds); max {max(every):.3f} s")
+        print(f"  {name:<32} median {statistics.median(ts):.3f} s wall, "
+              f"{statistics.median(cpu[name]):.3f} s CPU  ({verdicts[name]})")
+    print(f"median per probe after start-up: {statistics.median(every):.3f} s wall, "
+          f"{statistics.median(every_cpu):.3f} s CPU over {len(every)} probes ({args.rounds} rounds); "
+          f"max {max(every):.3f} s wall")
     return 0
 
 

@@ -31,6 +31,12 @@ def explain_text(rule: Rule) -> str:
         lines += ["", rule.fix_title + "."]
     if rule.fix_safety_note.strip():
         lines += ["", rule.fix_safety_note.strip()]
+    if rule.intended_difference.strip():
+        lines += [
+            "",
+            "Intended difference (applied under `fix --verify` only with `--unsafe-fixes`): "
+            + rule.intended_difference.strip(),
+        ]
     if not rule.default_enabled:
         lines += ["", f"Off by default: enable with `--select {rule.code}`."]
     if rule.references:

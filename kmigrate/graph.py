@@ -41,6 +41,9 @@ QUERY_ATTENTION = frozenset({"MultiHeadAttention", "GroupedQueryAttention"})  # 
 MODELS = frozenset({"keras.Model", "keras.models.Model"})
 SEQUENTIALS = frozenset({"keras.Sequential", "keras.models.Sequential"})
 INPUTS = frozenset({"keras.Input", "keras.layers.Input"})
+# Calls that only look at a model or layer: passing one to them is not a use out of sight.
+INSPECTING = frozenset({"keras.utils.plot_model", "keras.utils.model_to_dot", "keras.utils.print_summary"})
+INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "type", "id", "isinstance", "hasattr"})
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -313,6 +316,13 @@ class Graph:
 
     def _bind(self, target: cst.BaseExpression, value: Value, env: Env) -> None:
         if isinstance(target, cst.Name):
+            if target.value in env.vars:
+                old = env.vars[target.value]
+                # Rebound in the same scope (maybe in a branch): which value a later call
+                # reaches is not known statically, so neither layer's calls are complete.
+                if old is not value and (isinstance(old, (Layer, Model)) or isinstance(value, (Layer, Model))):
+                    self._escape(old)
+                    self._escape(value)
             env.vars[target.value] = value
             if isinstance(value, Layer) and value.binding is None:
                 value.binding = target.value
@@ -510,7 +520,9 @@ class Graph:
         if isinstance(node.value, cst.Name):
             found, owner = env.lookup(node.value.value)
             if isinstance(owner, _SelfRef):
-                value = owner.attrs.get(node.attr.value)
+                if node.attr.value not in owner.attrs:
+                    return None  # set by a base class or elsewhere: not attributed
+                value = owner.attrs[node.attr.value]
                 self._resolved_attrs[id(node)] = value
                 return value
             if isinstance(owner, Layer):
@@ -543,7 +555,12 @@ class Graph:
             if not isinstance(base, _SelfRef):
                 return self._method(node, base, func.attr.value, env)
             callee = base.attrs.get(func.attr.value)
-            self._resolved_attrs[id(func)] = callee
+            if func.attr.value in base.attrs:
+                self._resolved_attrs[id(func)] = callee
+        elif isinstance(func, cst.Name) and func.value in INSPECTING_BUILTINS and not env.lookup(func.value)[0]:
+            for arg in node.args:
+                self.eval(arg.value, env)
+            return None
         else:
             callee = self.eval(func, env)
         if isinstance(callee, Layer):
@@ -593,6 +610,10 @@ class Graph:
             return self._functional(node, env)
         if name in SEQUENTIALS:
             return self._sequential(node, env)
+        if name in INSPECTING:
+            for arg in node.args:
+                self.eval(arg.value, env)
+            return None
         if not name.startswith("keras.layers."):
             self._args(node, env)
             return None

@@ -85,7 +85,7 @@ def check_text(
     module = parse(text, display)
     if isinstance(module, FileError):
         return module
-    diags = analyse(module, display, rules, target)
+    diags = analyse(module, display, rules, target, text=text)
     return suppressions.apply(text, display, diags, rules, report_unused=report_unused)
 
 

@@ -208,8 +208,32 @@ def test_models_and_layers_escape_when_used_out_of_sight() -> None:
         read.trainable = False
     """)
     assert only_model(graph).escaped
+    looked_at = build("""
+        model = keras.Model(a, b)
+        print(model)
+        keras.utils.plot_model(model, "model.png")
+        model.summary()
+    """)
+    assert not only_model(looked_at).escaped
     escaped = {layer.binding: layer.escaped for layer in graph.layers}
     assert escaped == {"att": True, "kept": False, "read": True}
+
+
+def test_a_layer_name_rebound_in_the_same_scope_is_not_attributed() -> None:
+    graph = build("""
+        att = layers.Attention()
+        if flag:
+            att = layers.Attention(use_scale=True)
+        y = att([q, v])
+    """)
+    assert [layer.escaped for layer in graph.layers] == [True, True]
+    graph = build("""
+        def make(att=None):
+            if att is None:
+                att = layers.Attention()
+            return att([q, v])
+    """)
+    assert graph.layers[0].escaped
 
 
 def test_names_complete_needs_every_read_resolved() -> None:
@@ -255,6 +279,16 @@ def test_self_attributes_inside_a_class() -> None:
         block.att([q, v])
     """)
     assert not outside.attr_complete("att")
+    inherited = build("""
+        class Base(keras.layers.Layer):
+            def __init__(self):
+                self.att = layers.Attention()
+
+        class Child(Base):
+            def call(self, x):
+                return self.att([x, x])
+    """)
+    assert not inherited.attr_complete("att")
 
 
 def test_explicit_mask_argument() -> None:

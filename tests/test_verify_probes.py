@@ -134,7 +134,11 @@ from keras.optimizers import SGD
 import keras
 import tf_keras
 from tensorflow.keras import backend as K
-spellings = [tf.keras.layers.Dense, L.Dense, tk.layers.Dense, Dense, keras.layers.Dense, tf_keras.layers.Dense]
+from tensorflow.python.keras.layers import Dense as PD
+from tensorflow.compat import v1
+import tensorflow.compat.v2 as tf2
+spellings = [tf.keras.layers.Dense, L.Dense, tk.layers.Dense, Dense, keras.layers.Dense, tf_keras.layers.Dense,
+             PD, v1.keras.layers.Dense, tf2.keras.layers.Dense]
 """
 for side, root in (("k2", "tf_keras"), ("k3", "keras")):
     ns = sandbox.run_unit(side, src, legacy_optimizers=True)
@@ -142,5 +146,14 @@ for side, root in (("k2", "tf_keras"), ("k3", "keras")):
     assert ns["K"].__name__.split(".")[0] == root
     assert ("legacy" in ns["SGD"].__module__) == (side == "k2"), ns["SGD"]
     assert ns["tf"].constant(1.0).numpy() == 1.0
+# Keras 2 private modules resolve on the Keras 2 side (and fail on the Keras 3 side, as they do).
+ns = sandbox.run_unit("k2", "from keras.engine.base_layer import Layer\nimport tf_keras\nfrom keras.layers import core\n")
+assert ns["Layer"] is ns["tf_keras"].layers.Layer and ns["core"].Dense is ns["tf_keras"].layers.Dense
+try:
+    sandbox.run_unit("k3", "from keras.engine.base_layer import Layer\n")
+except ImportError:
+    pass
+else:
+    raise AssertionError("keras.engine resolved under Keras 3")
 '''
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=300)

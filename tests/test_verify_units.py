@@ -154,7 +154,8 @@ def test_input_shapes_in_order_of_precedence() -> None:
     a = Analysed(text)
     lstm, dense7, dense = a.all_constructs()
     assert input_shapes(a, lstm, VerifySettings()) == (((None, 5, 3),), "the code (Input shape)")
-    assert input_shapes(a, dense7, VerifySettings())[0] == ((None, 7),)
+    assert input_shapes(a, dense7, VerifySettings())[0] == ((None, 7), (None, 5, 7))
+
     assert input_shapes(a, dense, VerifySettings()) == (DEFAULT_SHAPES, "default ladder")
     configured = VerifySettings(input_shapes=(("Dense", (2, 9)), ("*", (None, 3))))
     assert input_shapes(a, dense, configured)[0] == ((2, 9),)
@@ -229,7 +230,31 @@ def test_only_activation_like_functions_are_run() -> None:
 def test_a_fix_that_rewrites_the_whole_statement_still_finds_the_call() -> None:
     text = "import keras\n\nopt = keras.optimizers.SGD(0.1, decay=1e-4)\n"
     new = "opt = keras.optimizers.SGD(keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=1e-4))"
-    d = _diag(text, "decay=1e-4", (Edit(Span(3, 1, 3, 45), new),))
+    d = _diag(text, "decay=1e-4", (Edit(Span(3, 1, 3, 44), new),))
     located = specs.for_fix(text, d, VerifySettings())
     assert located.spec is not None
     assert located.spec.after.entry == new[len("opt = "):]
+
+
+def test_a_fix_that_changes_how_the_construct_is_used_is_not_probed() -> None:
+    text = "import keras\nq = keras.Input((3, 4))\nctx = keras.layers.Attention(causal=True)([q, q])\n"
+    old = "keras.layers.Attention(causal=True)([q, q])"
+    new = "keras.layers.Attention()([q, q], use_causal_mask=True)"
+    col = text.splitlines()[2].index(old) + 1
+    d = _diag(text, "causal=True", (Edit(Span(3, col, 3, col + len(old)), new),))
+    located = specs.for_fix(text, d, VerifySettings())
+    assert located.spec is None and "how the construct is used" in located.reason
+    # The same fix through edits at the call sites elsewhere in the module.
+    text = "import keras\nq = keras.Input((3, 4))\natt = keras.layers.Attention(causal=True)\nctx = att([q, q])\n"
+    d = _diag(text, "causal=True", (Edit(Span(3, 30, 3, 41), ""), Edit(Span(4, 17, 4, 17), ", use_causal_mask=True")))
+    located = specs.for_fix(text, d, VerifySettings())
+    assert located.spec is None and "line 4" in located.reason
+
+
+def test_shapes_from_layer_arguments() -> None:
+    text = ("from tensorflow import keras\na = keras.layers.LSTM(4, batch_input_shape=(1, 5, 3))\n"
+            "b = keras.layers.GRU(4, input_dim=3, input_length=10)\n")
+    an = Analysed(text)
+    lstm, gru = an.all_constructs()
+    assert input_shapes(an, lstm, VerifySettings())[0] == ((1, 5, 3),)
+    assert input_shapes(an, gru, VerifySettings())[0] == ((None, 10, 3),)

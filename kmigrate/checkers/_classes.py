@@ -265,14 +265,3 @@ def is_self_attr(node: cst.BaseExpression, self_name: str | None, attr: str | No
         and node.value.value == self_name
         and (attr is None or node.attr.value == attr)
     )
-
-
-def is_super_init(call: cst.Call, method: Method) -> bool:
-    """``super().__init__(...)``, ``super(C, self).__init__(...)`` or ``Base.__init__(self, ...)``."""
-    func = call.func
-    if not (isinstance(func, cst.Attribute) and func.attr.value == "__init__"):
-        return False
-    value = func.value
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "super":
-        return True
-    return False

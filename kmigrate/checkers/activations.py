@@ -40,11 +40,11 @@ class ActivationChecker(Checker):
             (NodeEdit(node, HARD_SIGMOID_K2), *hard_sigmoid_k2(self.ctx)),
         )
 
-    def _report_string(self, arg: cst.Arg, where: str) -> None:
+    def _report_string(self, arg: cst.Arg, shown: str) -> None:
         self.facts.report_unless_keras3(
             KM_HARD_SIGMOID,
             arg.value,
-            f'`{where}="hard_sigmoid"` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2\'s '
+            f"`{shown}` computes clip(x/6 + 0.5, 0, 1) in Keras 3, not Keras 2's "
             "clip(0.2x + 0.5, 0, 1): outputs change wherever |x| < 3",
             self._hard_sigmoid_fix(arg.value),
         )
@@ -53,11 +53,12 @@ class ActivationChecker(Checker):
         for kw in ACTIVATION_KEYWORDS:
             arg = _calls.keyword(node, kw)
             if arg is not None and _calls.string_value(arg.value) == "hard_sigmoid":
-                self._report_string(arg, kw)
+                self._report_string(arg, f'{kw}="hard_sigmoid"')
         if callee in ("keras.layers.Activation", "keras.activations.get"):
             arg = _calls.argument(node, "activation" if callee.endswith("Activation") else "identifier", 0)
             if arg is not None and arg.keyword is None and _calls.string_value(arg.value) == "hard_sigmoid":
-                self._report_string(arg, callee.rsplit(".", 1)[-1] + "(")
+                shown = "activations.get" if callee.endswith(".get") else "Activation"
+                self._report_string(arg, f'{shown}("hard_sigmoid")')
 
     def _reference(self, node: cst.Name | cst.Attribute) -> None:
         if not chain_top(self.ctx, node) or not is_load(self.ctx, node):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from kmigrate.checkers import _calls
-from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
 from kmigrate.graph import Layer, graph_of, literal_bool
 
 KM_CAUSAL, KM_MHA_HOOKS = "KM335", "KM336"
@@ -19,7 +19,7 @@ REMOVED_ATTRIBUTES = frozenset({
 
 
 class AttentionChecker(Checker):
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._mha_classes: set[str] = set()
         self._in_mha: list[bool] = []

@@ -160,8 +160,8 @@ class BatchNormChecker(Checker):
             KM_VARIANCE,
             node,
             f"on rank-{rank} inputs Keras 2's fused BatchNormalization updated `moving_variance` with the "
-            "unbiased batch variance, Keras 3 with the biased one: after training, inference outputs "
-            "differ by up to n/(n-1) in variance (n = batch x spatial size; 8/7 for n = 8)",
+            "unbiased batch variance, Keras 3 with the biased one (n/(n-1) smaller, n = batch x spatial "
+            "size per channel; 8/7 for n = 8): inference after training differs",
             None,
         )
 
@@ -188,7 +188,15 @@ class BatchNormChecker(Checker):
                 arg,
                 f"`{short}({name}=...)` raises `ValueError: Unrecognized keyword arguments` in Keras 3; "
                 + detail,
-                FixSpec(f"Remove `{name}=`", (NodeEdit(node, _calls.remove(node, name)),)) if removable else None,
+                FixSpec(
+                    f"Remove `{name}=`",
+                    (NodeEdit(node, _calls.remove(node, name)),),
+                    # Only `fused=False` is numerically neutral: Keras 2's fused kernel updates
+                    # the moving variance with Bessel's correction, which Keras 3 never does.
+                    safety="unsafe" if name == "fused" and self.ctx.code_for(arg.value) != "False" else None,
+                )
+                if removable
+                else None,
             )
 
     def _sync(self, node: cst.Call) -> None:

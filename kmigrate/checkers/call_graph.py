@@ -25,14 +25,21 @@ TENSOR_MODULES = ("tensorflow.", "keras.backend.", "keras.ops.")
 # Functions of those modules that return Python values, not tensors.
 PYTHON_VALUED = frozenset(
     {
-        "tensorflow.is_tensor", "tensorflow.executing_eagerly", "tensorflow.TensorShape",
-        "tensorflow.as_dtype", "tensorflow.compat.dimension_value", "tensorflow.get_static_value",
+        "tensorflow.is_tensor", "tensorflow.is_symbolic_tensor", "tensorflow.executing_eagerly",
+        "tensorflow.inside_function", "tensorflow.TensorShape", "tensorflow.TensorSpec",
+        "tensorflow.as_dtype", "tensorflow.type_spec_from_value", "tensorflow.compat.dimension_value",
+        "tensorflow.get_static_value", "tensorflow.shape_n",
         "keras.backend.ndim", "keras.backend.int_shape", "keras.backend.dtype",
         "keras.backend.is_keras_tensor", "keras.backend.is_sparse", "keras.backend.is_tensor",
         "keras.backend.standardize_dtype", "keras.ops.shape", "keras.ops.ndim", "keras.ops.dtype",
         "keras.ops.is_tensor",
     }
 )
+# Modules whose functions inspect structures or configuration and return Python values.
+PYTHON_VALUED_MODULES = ("tensorflow.nest.", "tensorflow.config.", "tensorflow.distribute.",
+                         "tensorflow.io.gfile.", "tensorflow.autograph.", "tensorflow.debugging.")
+COMPAT = ("tensorflow.compat.v1.", "tensorflow.compat.v2.")
+GUARDS = ("isinstance(", "executing_eagerly", "backend(", "hasattr(", "is_tensor(")
 STATIC_ATTRS = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "sparse", "ragged"})
 LITERALS = (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)
 
@@ -72,7 +79,13 @@ class _Tensors:
             if isinstance(node.func, cst.Name) and node.func.value == "bool":
                 return any(self.is_tensor(a.value) for a in node.args)
             name = self.ctx.names.resolve(node.func) or ""
-            if name.startswith(TENSOR_MODULES) and name not in PYTHON_VALUED:
+            if name.startswith(COMPAT):
+                name = "tensorflow." + name[len(COMPAT[0]):]
+            if (
+                name.startswith(TENSOR_MODULES)
+                and name not in PYTHON_VALUED
+                and not name.startswith(PYTHON_VALUED_MODULES)
+            ):
                 return any(self.is_tensor(a.value) for a in node.args)
         return False
 
@@ -169,8 +182,23 @@ class CallGraphChecker(Checker):
 
     def visit_Call(self, node: cst.Call) -> None:
         frame = self._frame()
-        if frame is not None:
-            frame.eager_candidates.append(node)
+        if frame is None:
+            return
+        func = node.func
+        if not (
+            (isinstance(func, cst.Attribute) and func.attr.value == "numpy")
+            or (isinstance(func, cst.Name) and func.value in ("float", "int"))
+            or (self.ctx.names.resolve(func) or "").startswith("numpy.")
+        ):
+            return
+        # Code behind ``if isinstance(...)``/``if tf.executing_eagerly()`` handles eager values
+        # on purpose; only unguarded eager-only code is judged.
+        for anc in reversed(self.ctx.ancestors):
+            if anc is frame.func:
+                break
+            if isinstance(anc, (cst.If, cst.IfExp)) and any(g in self.ctx.code_for(anc.test) for g in GUARDS):
+                return
+        frame.eager_candidates.append(node)
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if not (

@@ -29,7 +29,7 @@ class _Uses:
     reads: list[tuple[cst.BaseExpression, str]] = field(default_factory=list)
     other: bool = False  # forwarded, iterated, written, or read with a non-literal key
     # ``training = kwargs.get("training")`` lines (by id of the read) that become no-ops
-    no_ops: dict[int, cst.SimpleStatementLine] = field(default_factory=dict)
+    no_ops: dict[int, tuple[cst.SimpleStatementLine, str]] = field(default_factory=dict)
 
 
 class _KwargsUses(cst.CSTVisitor):
@@ -49,14 +49,11 @@ class _KwargsUses(cst.CSTVisitor):
             if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
                 continue
             assign = stmt.body[0]
-            if (
-                isinstance(assign, cst.Assign)
-                and len(assign.targets) == 1
-                and isinstance(assign.targets[0].target, cst.Name)
-                and assign.targets[0].target.value in KEYS
-                and isinstance(assign.value, (cst.Call, cst.Subscript))
-            ):
-                self.uses.no_ops[id(assign.value)] = stmt
+            if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+                continue
+            target = assign.targets[0].target
+            if isinstance(target, cst.Name) and target.value in KEYS:
+                self.uses.no_ops[id(assign.value)] = (stmt, target.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -127,9 +124,9 @@ class CallKwargsChecker(Checker):
                 KM_CALL_KWARGS,
                 read,
                 f"Keras 3 never passes `{key}` to `call(self, ..., **{kwargs})`: "
-                f"`{self.ctx.code_for(read)}` is always missing, so "
-                + ("the training-only branch never runs during `fit`" if key == "training"
-                   else "the layer never sees the input mask"),
+                f"`{self.ctx.code_for(read)}` never sees it, so "
+                + ("code that depends on it runs as in inference during `fit`" if key == "training"
+                   else "the layer ignores the input mask"),
                 fix,
             )
 
@@ -140,8 +137,8 @@ class CallKwargsChecker(Checker):
         keys: tuple[str, ...],
         reads: list[tuple[cst.BaseExpression, str]],
         keep_dict: bool,
-        no_ops: dict[int, cst.SimpleStatementLine],
-    ) -> FixSpec:
+        no_ops: dict[int, tuple[cst.SimpleStatementLine, str]],
+    ) -> FixSpec | None:
         ctx = self.ctx
         edits: list[NodeEdit] = [NodeEdit(func.params, _with_params(func.params, keys))]
         if keep_dict:
@@ -156,15 +153,15 @@ class CallKwargsChecker(Checker):
                     lines.append(f"{indent}if mask is not None:{nl}")
                     lines.append(f'{indent}{ctx.module.default_indent}{kwargs}["mask"] = mask{nl}')
             anchor = _insertion_anchor(func)
-            if anchor is not None:
-                edits.append(NodeEdit(anchor, ctx.code_for(anchor) + "".join(lines)))
+            if anchor is None:
+                return None  # a one-line ``def``: no line to put the values back on
+            edits.append(NodeEdit(anchor, ctx.code_for(anchor) + "".join(lines)))
             title = "Add explicit " + " and ".join(f"`{k}=None`" for k in keys) + f" and put them back into `{kwargs}`"
         else:
             for read, key in reads:
-                line = no_ops.get(id(read))
-                target = line.body[0].targets[0].target if line is not None else None  # type: ignore[union-attr]
+                line, target = no_ops.get(id(read), (None, ""))
                 replacement = _replacement(read, key, ctx.code_for)
-                if line is not None and isinstance(target, cst.Name) and target.value == replacement:
+                if line is not None and target == replacement:
                     edits.append(NodeEdit(line, ""))  # `training = training` would be a no-op
                 else:
                     edits.append(NodeEdit(read, replacement))

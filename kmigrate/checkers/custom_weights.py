@@ -81,7 +81,7 @@ class CustomWeightsChecker(Checker):
         safe = True
         fixable = not _calls.has_star(node) and len(positional) <= len(LAYER_ORDER)
         args: list[cst.Arg] = []
-        for arg in node.args:
+        for arg in node.args if fixable else ():
             if arg.keyword is None and not arg.star:
                 index = positional.index(arg)
                 if not legacy_name:
@@ -146,7 +146,7 @@ class CustomWeightsChecker(Checker):
         init = named.get("initializer")
         no_init = init is None or _is_none(init.value)
         extra = [k for k in ("aggregation", "synchronization") if k in named]
-        if not (legacy_name or no_init or extra) or _calls.has_star(node):
+        if not (legacy_name or no_init or extra) or _calls.has_star(node) or len(positional) > len(order):
             return
         args: list[cst.Arg] = []
         aggregation = "sum"

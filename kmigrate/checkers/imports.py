@@ -143,10 +143,10 @@ class ImportsChecker(Checker):
 
     # ------------------------------------------------------------ references
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        raw = self.ctx.names.raw(node)
-        if raw is None or not raw.startswith(("tensorflow.keras", PYTHON_KERAS)):
-            return
         if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
+            return
+        raw = self.ctx.names.raw(node)
+        if raw is None:
             return
         parent = self.ctx.parent()
         chain_top = not (isinstance(parent, cst.Attribute) and parent.value is node)
@@ -165,14 +165,12 @@ class ImportsChecker(Checker):
             self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(PYTHON_KERAS), fix)
 
     def visit_Name(self, node: cst.Name) -> None:
-        raw = self.ctx.names.raw(node)
-        if (raw is None and node.value != "keras") or (raw is not None and not raw.startswith(TF_KERAS)):
-            return  # the common case, decided without looking at the ancestors
         parent = self.ctx.parent()
         if isinstance(parent, cst.Attribute) or any(
             isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]
         ):
             return
+        raw = self.ctx.names.raw(node)
         if raw is not None and keras_origin(raw) == TF_KERAS:
             self._block(canonical(raw), node)
         if node.value == "keras" and raw is None:
@@ -200,6 +198,7 @@ class ImportsChecker(Checker):
 
     def _order(self, node: cst.CSTNode) -> int:
         for i, stmt in enumerate(self.ctx.module.body):
+            # Imports sit in SimpleStatementLine.body; a compound statement's body is a block.
             if isinstance(stmt, cst.SimpleStatementLine) and node in stmt.body:
                 return i
         return len(self.ctx.module.body)

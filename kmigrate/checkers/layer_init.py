@@ -9,12 +9,12 @@ still name them (found by scanning the signatures of keras 3.15's layers).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.checkers._classes import KerasClass, Method, is_self_attr, keras_classes, keras_kind
-from dataclasses import dataclass
-
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 
 KM_INIT_KWARGS, KM_DYNAMIC, KM_SLASH = "KM320", "KM321", "KM328"
@@ -142,7 +142,7 @@ class LayerInitChecker(Checker):
                     continue
                 params = init.params
                 names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
-                if key in names:
+                if key in names or _reads_key(init, key):
                     return True
                 if not isinstance(params.star_kwarg, cst.Param):
                     return None
@@ -293,6 +293,19 @@ class LayerInitChecker(Checker):
             f"`{self.ctx.code_for(positional[0].value)}` raises `TypeError`",
             fix,
         )
+
+
+def _reads_key(init: cst.FunctionDef, key: str) -> bool:
+    """``__init__`` takes ``key`` out of its ``**kwargs`` itself (``kwargs.pop("key", ...)``)."""
+    found = False
+
+    class Find(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            nonlocal found
+            found = found or _calls.string_value(node) == key
+
+    init.body.visit(Find())
+    return found
 
 
 def _has_shape(node: cst.Call) -> bool:

@@ -60,6 +60,8 @@ class MaskedMetricsChecker(Checker):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_MASKED_METRICS) or not self.ctx.names.imports_keras:
             return
+        if not self.ctx.mentions("mask_zero", "Masking"):  # no mask source: skip the graph
+            return
         graph = graph_of(self.ctx)
         for model in graph.models:
             if not model.masks:

@@ -31,6 +31,8 @@ class ModelOutputsChecker(Checker):
         ctx = self.ctx
         if not (ctx.enabled(KM_SAMPLE_WEIGHT) or ctx.enabled(KM_FLAT_METRICS)) or not ctx.names.imports_keras:
             return
+        if not ctx.mentions("compile", "fit", "evaluate"):  # neither rule can fire without them
+            return
         graph = graph_of(ctx)
         self._assigned: dict[str, cst.BaseExpression] | None = None
         for model in graph.models:

@@ -41,13 +41,18 @@ class RnnMaskChecker(Checker):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_RNN_MASK) or not self.ctx.names.imports_keras:
             return
+        if not self.ctx.mentions("mask_zero", "Masking") or not self.ctx.mentions("initial_state"):
+            return
         for call in graph_of(self.ctx).layer_calls:
             self._check(call)
 
     def _check(self, lc: LayerCall) -> None:
         call = lc.call
         state = _calls.argument(call, "initial_state", 1)
-        if state is None or not lc.masks or _calls.keyword(call, "mask") is not None:
+        given = _calls.keyword(call, "mask")
+        # ``mask=None`` is what Keras 3 uses anyway: still unmasked, but not ours to append to.
+        explicit_none = given is not None and isinstance(given.value, cst.Name) and given.value.value == "None"
+        if state is None or not lc.masks or (given is not None and not explicit_none):
             return
         if _calls.has_double_star(call):
             return
@@ -60,7 +65,7 @@ class RnnMaskChecker(Checker):
             f"runs over the padding: {consequence}"
         )
         fix = None
-        if lc.mask_text is not None:
+        if lc.mask_text is not None and not explicit_none:
             fix = FixSpec(
                 f"Pass the mask explicitly: `mask={lc.mask_text}`",
                 (NodeEdit(call, append_arg(call, "mask", lc.mask_text)),),

@@ -37,6 +37,7 @@ class ProbeResult:
     kind: str = ""
     shape: tuple[int | None, ...] | None = None
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # the worker's CPU time on it (robust to a busy machine)
 
 
 class WorkerError(RuntimeError):
@@ -65,6 +66,7 @@ class Worker:
         self.timeout = timeout
         self.python = python or sys.executable
         self.startup_seconds: float | None = None
+        self.startup_cpu_seconds: float | None = None
         self.versions: dict[str, str] = {}
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -118,6 +120,8 @@ class Worker:
         self.versions = message.get("versions", {})
         if self.startup_seconds is None:
             self.startup_seconds = time.perf_counter() - began
+            cpu = message.get("cpu_seconds")
+            self.startup_cpu_seconds = float(cpu) if isinstance(cpu, (int, float)) else None
 
     def start(self) -> None:
         """Start the worker now (else it starts with the first probe)."""
@@ -216,6 +220,7 @@ class Worker:
             kind=str(result.get("kind") or ""),
             shape=tuple(shape) if isinstance(shape, list) else None,
             seconds=elapsed,
+            cpu_seconds=float(result["cpu_seconds"]) if isinstance(result.get("cpu_seconds"), (int, float)) else None,
         )
 
     def _failure(self, limit: float) -> str:

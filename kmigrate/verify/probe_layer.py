@@ -106,27 +106,35 @@ def _deterministic(outputs: list[Any], again: list[Any]) -> bool:
 
 
 def run(tf: Any, make2: Make, make3: Make, shapes: Sequence[Sequence[int | None]], ledger: Ledger) -> dict[str, Any]:
-    errors = []
+    errors: list[str] = []
+    first_k2: tuple[str, Any] | None = None  # the first input Keras 2 accepts
+    k3_error = ""
     chosen = None
+    # The first input both versions accept: a shape Keras 2 tolerates and Keras 3 rejects (a
+    # rank-2 batch for an image layer, say) is not the difference worth reporting.
     for label, shape, args in _attempts(shapes, make2()):
         l2 = make2()
         try:
-            y2 = _call(tf, l2, args, False)
+            _call(tf, l2, args, False)
         except Exception as exc:  # noqa: BLE001 - try the next input
             errors.append(f"{label}: {describe(exc, 120)}")
             continue
-        chosen = (label, shape, args, l2, y2)
+        first_k2 = first_k2 or (label, shape)
+        l3 = make3()
+        try:
+            _call(tf, l3, args, False)
+        except Exception as exc:  # noqa: BLE001 - a Keras 3 failure is a behaviour difference
+            k3_error = k3_error or describe(exc)
+            continue
+        chosen = (label, shape, args, l2, l3)
         break
-    if chosen is None:
+    if first_k2 is None:
         raise ProbeFailed("no input shape worked under Keras 2 (" + "; ".join(errors[:3]) + ")")
-    label, shape, args, l2, y2 = chosen
+    if chosen is None:
+        ledger.mismatch("call", f"Keras 3 raises {k3_error}")
+        return {"kind": "layer", "shape": list(first_k2[1]), "input": first_k2[0]}
+    label, shape, args, l2, l3 = chosen
     info: dict[str, Any] = {"kind": "layer", "shape": list(shape), "input": label}
-    l3 = make3()
-    try:
-        _call(tf, l3, args, False)
-    except Exception as exc:  # noqa: BLE001 - a Keras 3 failure is a behaviour difference
-        ledger.mismatch("call", f"Keras 3 raises {describe(exc)}")
-        return info
     order = _weight_map(l2, l3, ledger)
     if order is None:
         return info

@@ -55,15 +55,48 @@ def keras_for(side: str, legacy_optimizers: bool) -> types.ModuleType:
 
 
 def _walk(root: types.ModuleType, root_name: str, rest: str) -> Any:
+    parts = [p for p in rest.split(".") if p]
     obj: Any = root
-    for i, part in enumerate(p for p in rest.split(".") if p):
+    for i, part in enumerate(parts):
         try:
             obj = getattr(obj, part)
+            continue
         except AttributeError:
-            # A submodule that is not an attribute yet (``keras.src.x``): import it for real.
-            real = ".".join([root_name, *rest.split(".")[: i + 1]])
-            obj = importlib.import_module(real)
+            pass
+        # A submodule that is not an attribute (``keras.src.x``), or a Keras 2 private module
+        # (``keras.engine.base_layer``) that now lives under ``src``: import it for real.
+        for real in (".".join([root_name, *parts[: i + 1]]), ".".join([root_name, "src", *parts[: i + 1]])):
+            try:
+                obj = importlib.import_module(real)
+                break
+            except ImportError:
+                continue
+        else:
+            raise ImportError(f"no module named {'.'.join([root_name, *parts[: i + 1]])!r}")
     return obj
+
+
+def _with_submodules(kmod: types.ModuleType, root_name: str, rest: str, fromlist: Any) -> Any:
+    """``from keras.layers import core``: names that are private submodules, not attributes,
+    are added on a proxy (the real module is never modified)."""
+    obj = _walk(kmod, root_name, rest)
+    missing = {}
+    for name in fromlist:
+        if name != "*" and not hasattr(obj, name):
+            try:
+                missing[name] = _walk(kmod, root_name, f"{rest}.{name}")
+            except ImportError:
+                continue  # Python raises the usual "cannot import name"
+    return ModuleProxy(getattr(obj, "__name__", root_name), obj, missing) if missing else obj
+
+
+def tf_proxy_for(tf: types.ModuleType, kmod: types.ModuleType) -> types.ModuleType:
+    """``tensorflow`` whose ``keras``, ``python.keras`` and ``compat.v1/v2.keras`` are ``kmod``."""
+    compat = ModuleProxy("tensorflow.compat", tf.compat, {
+        v: ModuleProxy(f"tensorflow.compat.{v}", getattr(tf.compat, v), {"keras": kmod}) for v in ("v1", "v2")
+    })
+    python = ModuleProxy("tensorflow.python", importlib.import_module("tensorflow.python"), {"keras": kmod})
+    return ModuleProxy("tensorflow", tf, {"keras": kmod, "compat": compat, "python": python})
 
 
 def make_import(kmod: types.ModuleType, tf_proxy: types.ModuleType) -> Any:
@@ -76,10 +109,16 @@ def make_import(kmod: types.ModuleType, tf_proxy: types.ModuleType) -> Any:
                 if name == prefix or name.startswith(prefix + "."):
                     rest = name[len(prefix) :]
                     if fromlist:
-                        return _walk(kmod, root_name, rest)
+                        return _with_submodules(kmod, root_name, rest, fromlist)
                     return tf_proxy if name.startswith("tensorflow") else kmod
             if name == "tensorflow" or (name.startswith("tensorflow.") and not fromlist):
                 return tf_proxy
+            if name.startswith("tensorflow."):
+                real_import(name, globals, locals, fromlist, level)
+                obj: Any = tf_proxy
+                for part in name.split(".")[1:]:
+                    obj = getattr(obj, part)
+                return obj
         return real_import(name, globals, locals, fromlist, level)
 
     return _import
@@ -89,7 +128,7 @@ def namespace(side: str, legacy_optimizers: bool = False) -> dict[str, Any]:
     """A fresh globals dict for one unit on ``side`` ("k2" or "k3")."""
     tf = importlib.import_module("tensorflow")
     kmod = keras_for(side, legacy_optimizers)
-    tf_proxy = ModuleProxy("tensorflow", tf, {"keras": kmod})
+    tf_proxy = tf_proxy_for(tf, kmod)
     builtins_ns = dict(vars(builtins))
     builtins_ns["__import__"] = make_import(kmod, tf_proxy)
     return {"__name__": f"kmigrate_probe_{side}", "__builtins__": builtins_ns}

@@ -63,19 +63,32 @@ def _shape_of_value(a: Analysed, value: cst.BaseExpression) -> Shape | None:
     return None
 
 
+def _from_arguments(a: Analysed, call: cst.Call) -> Shape | None:
+    """``input_shape=``, ``batch_input_shape=``, ``input_dim=`` (+ ``input_length=``)."""
+    kw = {arg.keyword.value: a.module.code_for_node(arg.value) for arg in call.args if arg.keyword is not None}
+    if "batch_input_shape" in kw:
+        return parse_shape(kw["batch_input_shape"])
+    if "input_shape" in kw:
+        shape = parse_shape(kw["input_shape"])
+        return None if shape is None else (None, *shape)
+    dim = parse_shape(kw["input_dim"]) if "input_dim" in kw else None
+    if dim is not None and len(dim) == 1:
+        length = parse_shape(kw["input_length"]) if "input_length" in kw else None
+        if length is not None and len(length) == 1:
+            return (None, length[0], dim[0])
+        return (None, *dim)
+    return None
+
+
 def _from_code(a: Analysed, c: Construct) -> Shape | None:
     for node in a.positions:
         if not isinstance(node, cst.Call):
             continue
         s, e = a.offsets(node)
         if c.kind == "call" and (s, e) == (c.start, c.end):
-            for arg in node.args:
-                if arg.keyword is not None and arg.keyword.value == "input_shape":
-                    return _literal_shape(a, arg.value)
-                if arg.keyword is not None and arg.keyword.value == "input_dim":
-                    shape = parse_shape(a.module.code_for_node(arg.value))
-                    if shape is not None:
-                        return (None, *shape)
+            found = _from_arguments(a, node)
+            if found is not None:
+                return found
             if c.name.endswith("Sequential") and node.args and isinstance(node.args[0].value, cst.List):
                 elements = node.args[0].value.elements
                 if elements and isinstance(elements[0].value, cst.Call):
@@ -116,7 +129,9 @@ def input_shapes(a: Analysed, c: Construct, settings: VerifySettings) -> tuple[t
         return (configured,), f"[tool.kmigrate.verify] input-shapes.{short}"
     seen = _from_code(a, c)
     if seen is not None:
-        return (seen,), "the code (Input shape)"
+        # ``input_dim=3`` on a recurrent layer means (batch, time, 3): try that second.
+        extra = ((None, 5, *seen[1:]),) if len(seen) == 2 else ()
+        return (seen, *extra), "the code (Input shape)"
     star = _configured(settings, "*")
     if star is not None:
         return (star,), '[tool.kmigrate.verify] input-shapes."*"'

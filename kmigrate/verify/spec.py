@@ -13,7 +13,7 @@ from kmigrate.diagnostics import Span, Verdict
 Shape = tuple[int | None, ...]
 
 #: Shapes tried, in order, when neither the code, a hint comment nor the configuration gives one.
-DEFAULT_SHAPES: tuple[Shape, ...] = ((2, 8), (2, 5, 8), (2, 8, 8, 3), (2, 3, 6, 6, 2))
+DEFAULT_SHAPES: tuple[Shape, ...] = ((2, 8), (2, 5, 8), (2, 8, 8, 3), (2, 3, 6, 6, 2), (2, 2, 4, 4, 4, 2))
 
 
 @dataclass(frozen=True)

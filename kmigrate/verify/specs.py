@@ -65,26 +65,63 @@ def _edit_offsets(a: Analysed, edits: tuple[Edit, ...]) -> list[tuple[int, int, 
     )
 
 
+def extend(start: int, end: int, edits: list[tuple[int, int, str]]) -> tuple[int, int]:
+    """[start, end) grown to cover every edit that straddles it."""
+    for s, e, _ in edits:
+        if s < end and e > start and not (start <= s and e <= end):
+            start, end = min(start, s), max(end, e)
+    return start, end
+
+
 def map_range(start: int, end: int, edits: list[tuple[int, int, str]]) -> tuple[int, int]:
     """Where [start, end) of the original lands in the rewritten text.
 
     The range first grows to cover any edit that straddles it; an insertion exactly at
     ``start`` counts as before the construct (an import or helper placed above it).
     """
-    for s, e, _ in edits:
-        if s < end and e > start and not (start <= s and e <= end):
-            start, end = min(start, s), max(end, e)
+    start, end = extend(start, end, edits)
     new_start = start + sum(len(t) - (e - s) for s, e, t in edits if e <= start and s <= start)
     new_end = end + sum(len(t) - (e - s) for s, e, t in edits if s < end)
     return new_start, new_end
 
 
-def _is_expression(code: str) -> bool:
-    try:
-        cst.parse_expression(code)
-    except cst.ParserSyntaxError:
-        return False
-    return True
+def _foreign_edit(a: Analysed, c: Construct, edits: list[tuple[int, int, str]]) -> int | None:
+    """The line of an edit outside the construct that is neither whole lines (an import or a
+    helper put above) nor inside an import statement; None when there is none."""
+    imports = [a.offsets(s) for s in a.module.body
+               if isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], (cst.Import, cst.ImportFrom))]
+    for s, e, _ in edits:
+        if s < c.end and e > c.start:
+            continue
+        whole_lines = (s == 0 or a.text[s - 1] in "\r\n") and (e == 0 or a.text[e - 1] in "\r\n" or e == len(a.text))
+        if whole_lines or any(i0 <= s and e <= i1 for i0, i1 in imports):
+            continue
+        return a.text.count("\n", 0, s) + 1
+    return None
+
+
+def _rewritten_call(a: Analysed, b: Analysed, c: Construct, edits: list[tuple[int, int, str]],
+                    new_start: int, new_end: int) -> tuple[str, int] | None:
+    """The rewritten call and its offset, when the fix changed that call and nothing around it.
+
+    A fix may replace more than the call (the whole statement): the call is found again in the
+    rewritten region and accepted only when the text around it did not change.
+    """
+    xs, xe = extend(c.start, c.end, edits)
+    prefix, suffix = a.text[xs : c.start], a.text[c.end : xe]
+    region = b.text[new_start:new_end]
+    if not prefix and not suffix:
+        try:
+            expr = cst.parse_expression(region)
+        except cst.ParserSyntaxError:
+            expr = None
+        if isinstance(expr, cst.Call) and not isinstance(expr.func, cst.Call):
+            return region, new_start
+    for k in b.all_constructs():
+        if k.kind == "call" and k.name == c.name and new_start <= k.start and k.end <= new_end:
+            if b.text[new_start : k.start] == prefix and b.text[k.end : new_end] == suffix:
+                return k.entry, k.start
+    return None
 
 
 def _statement_at(b: Analysed, offset: int) -> int:
@@ -140,17 +177,20 @@ def for_fix(text: str, diag: Diagnostic, settings: VerifySettings,
         b = Analysed(new_text)
     except cst.ParserSyntaxError:
         return Located(diag.path, diag.span, c.label, None, "the rewritten module does not parse")
+    outside = _foreign_edit(a, c, edits)
+    if outside is not None:
+        return Located(diag.path, diag.span, c.label, None,
+                       f"the fix also changes code outside {c.label} (line {outside}); the probe "
+                       "cannot follow a change to how the construct is used")
     new_start, new_end = map_range(c.start, c.end, edits)
-    entry_after = b.text[new_start:new_end] if c.kind == "call" else c.entry
-    if c.kind == "call" and not _is_expression(entry_after):
-        # The fix rewrote more than the call (the whole statement, say): find the call again.
-        inner = [k for k in b.enclosing(new_start, new_start) if k.kind == "call" and k.name == c.name]
-        inner = inner or [k for k in b.all_constructs()
-                          if k.kind == "call" and k.name == c.name and new_start <= k.start and k.end <= new_end]
-        if not inner:
+    entry_after = c.entry
+    if c.kind == "call":
+        found_after = _rewritten_call(a, b, c, edits, new_start, new_end)
+        if found_after is None:
             return Located(diag.path, diag.span, c.label, None,
-                           "the fix rewrites more than the construct; the rewritten call was not found")
-        entry_after, new_start = inner[0].entry, inner[0].start
+                           "the fix changes the code around the call, not only the call; the probe "
+                           "cannot follow a change to how the construct is used")
+        entry_after, new_start = found_after
     closure_before, before = _unit(a, c.entry, c.statement)
     closure_after, after = _unit(b, entry_after, _statement_at(b, new_start))
     shapes, source = input_shapes(a, c, settings)

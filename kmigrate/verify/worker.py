@@ -75,15 +75,17 @@ def main() -> int:
     except BaseException as exc:  # noqa: BLE001 - report why verification is impossible
         _send(proto, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
-    _send(proto, {"ready": True, "versions": modules.versions(), "seconds": time.perf_counter() - start})
+    _send(proto, {"ready": True, "versions": modules.versions(), "seconds": time.perf_counter() - start,
+                  "cpu_seconds": time.process_time()})
     for line in requests:
         if not line.strip():
             continue
         req = json.loads(line)
         print("--- kmigrate probe ---", file=sys.stderr, flush=True)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         result = dispatch.run(modules, req["probe"])
         result["seconds"] = time.perf_counter() - began
+        result["cpu_seconds"] = time.process_time() - cpu
         _send(proto, {"id": req["id"], "result": _clean(result)})
     return 0
 
