@@ -80,9 +80,6 @@ DEFAULT_CHANGED: dict[str, Op] = {
                               safety="unsafe",
                               hazard="`keras.ops.binary_crossentropy` clips saturated probabilities differently "
                               "(catalogue 15: 15.42 vs 16.12 at p = 0; equal to 1e-7 for p in (1e-7, 1 - 1e-7))"),
-    "hard_sigmoid": Op(None, hazard="`keras.ops.hard_sigmoid` is a different function (x/6 + 0.5 instead of "
-                       "0.2x + 0.5, catalogue 3)",
-                       hint="use `keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)` to keep Keras 2's values"),
 }
 
 # The other functions Keras 3 removed from keras.backend (catalogue 30): reported by KM250.
@@ -185,8 +182,14 @@ ALL_REMOVED = frozenset({
 })
 
 
+# Removed functions another rule owns: K.hard_sigmoid is KM105's (catalogue 3, a different function).
+OWNED_ELSEWHERE = frozenset({"hard_sigmoid"})
+
+
 def lookup(name: str) -> tuple[Op, bool] | None:
     """(mapping, default_changed) for a removed ``keras.backend`` function, else None."""
+    if name in OWNED_ELSEWHERE:
+        return None
     if name in DEFAULT_CHANGED:
         return DEFAULT_CHANGED[name], True
     if name in ALL_REMOVED:

@@ -217,6 +217,9 @@ class BackendChecker(Checker):
         self._reference(node)
 
     def _reference(self, node: cst.Attribute | cst.Name) -> None:
+        found = self._function(node)  # cheap and almost always None: test it first
+        if found is None:
+            return
         parent = self.ctx.parent()
         if isinstance(parent, cst.Call) and parent.func is node:
             return
@@ -226,10 +229,7 @@ class BackendChecker(Checker):
             return
         if isinstance(parent, (cst.Param, cst.AssignTarget, cst.FunctionDef, cst.ClassDef)):
             return
-        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors):
-            return
-        found = self._function(node)
-        if found is None:
+        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
             return
         fn, origin = found
         op, default_changed = lookup(fn)  # type: ignore[misc]

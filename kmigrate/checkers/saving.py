@@ -9,12 +9,13 @@ class that is saved somewhere in the module) are decided in ``leave_Module``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.diagnostics import Safety
 from kmigrate.engine import Checker, FixSpec, NodeEdit
-from kmigrate.names import keras_origin
 
 KM_SAVE, KM_LOAD, KM_WEIGHTS, KM_K2_FILE, KM_CONFIG = "KM251", "KM252", "KM253", "KM254", "KM255"
 KM_CHECKPOINT, KM_YAML = "KM370", "KM409"
@@ -89,7 +90,7 @@ class SavingChecker(Checker):
 
     def _swap(self, call: cst.Call, path: Path, new: str) -> cst.Call:
         """``call`` with the path literal (possibly inside ``os.path.join``) replaced by ``new``."""
-        return call.deep_replace(path.node, cst.parse_expression(new))  # type: ignore[return-value]
+        return cast(cst.Call, call.deep_replace(path.node, cst.parse_expression(new)))
 
     def _literal_key(self, path: Path) -> str | None:
         return self.ctx.code_for(path.node) if isinstance(path.node, cst.SimpleString) else None
@@ -177,6 +178,8 @@ class SavingChecker(Checker):
                 if not self.pending.writes_json:
                     self.ctx.report(KM_K2_FILE, node, self._k2_json_message())
                 continue
+            if kind != "model":
+                continue  # load_weights: _report_weight_loads
             key = self._literal_key(path)
             if not path.has(*MODEL_EXTS, ".weights.h5"):
                 fix = None
@@ -228,7 +231,8 @@ class SavingChecker(Checker):
             self.ctx.report(KM_WEIGHTS, path.node, "`save_weights` raises `ValueError` in Keras 3 unless the file "
                             "name ends in `.weights.h5` (Keras 2 wrote a TF checkpoint or legacy HDF5 here)", fix)
         if fmt is not None:
-            safety = "safe" if path is not None and (fixed_path or path.has(".weights.h5")) else "unsafe"
+            # Safe only when the name is already right; with the rename the fix is the path's (unsafe).
+            safety: Safety = "safe" if path is not None and path.has(".weights.h5") else "unsafe"
             self.ctx.report(KM_WEIGHTS, fmt, "`save_weights(save_format=...)` raises `TypeError` in Keras 3: the "
                             "`.weights.h5` extension selects the format",
                             FixSpec("Drop `save_format=`", (NodeEdit(node, call),), safety))

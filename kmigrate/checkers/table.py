@@ -121,9 +121,10 @@ class TableChecker(Checker):
             alias_found = self._symbol_match(name, origin)
             if alias_found is not None:
                 aliases.append((alias, alias_found, name))
-        # The module itself (a prefix entry such as keras.layers.experimental.preprocessing) is
-        # rewritten as a whole, unless a more specific entry speaks for one of its names.
-        if found is not None and (
+        # A module covered by a prefix entry (keras.layers.core) is rewritten as a whole, unless a
+        # more specific entry speaks for one of its names. An exact entry names one object: the
+        # names imported from it are judged by their own entries.
+        if found is not None and found[1].prefix and (
             found[1].replace is not None or not aliases
         ) and all(a[1][1] is found[1] for a in aliases):
             self._report_import(node, found, module, None, origin)
