@@ -68,7 +68,7 @@ class _Report:
     message: str
     fix: FixSpec | None
     indent: str = ""  # indentation of the block the report was made in
-    statement: cst.CSTNode | None = None  # the top-level statement being visited, if any
+    path: tuple[cst.CSTNode, ...] = ()  # the ancestors of the node being visited
 
 
 def render(module: cst.Module, node: cst.CSTNode, indent: str = "") -> str:
@@ -158,8 +158,9 @@ class Context:
             return
         if rule.fix == "none":
             fix = None
-        top = self.ancestors[1] if len(self.ancestors) > 1 else None
-        self.reports.append(_Report(rule, node, message or rule.message, fix, self.indent(), top))
+        self.reports.append(
+            _Report(rule, node, message or rule.message, fix, self.indent(), tuple(self.ancestors))
+        )
 
     def spell(
         self, target: str, like: cst.BaseExpression | None = None
@@ -395,8 +396,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
     module = ctx.module
     positions = Positions(module, ctx.text)
     for rep in ctx.reports:
-        if rep.statement is not None:
-            positions.statement_of_hint(rep.statement)
+        positions.hint(rep.path)
     present = _present_imports(module)
     defined: set[str] | None = None
     import_line: int | None = None
