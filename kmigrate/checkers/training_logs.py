@@ -158,6 +158,11 @@ class TrainingLogsChecker(Checker):
     def _is_log_dict(self, node: cst.BaseExpression) -> bool:
         """``*.history``, a name bound to one, or a callback hook's ``logs`` parameter."""
         if isinstance(node, cst.Attribute):
+            if isinstance(node.value, cst.Name):
+                # An instance of another library's class (`CyclicLR().history`) keeps its own keys.
+                made_by = self.ctx.names.instance_of(node.value)
+                if made_by is not None and not made_by.startswith("keras."):
+                    return False
             return node.attr.value == "history" and self.ctx.names.imports_keras
         if not isinstance(node, cst.Name):
             return False
