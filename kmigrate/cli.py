@@ -1,15 +1,12 @@
 """The command line: check, fix, rules, explain. The only module that talks to the terminal.
 
-Options shared by the commands that read code are declared once, in ``COMMON``, and reach a
-command as one :class:`Options` value (see :func:`common_options`): adding a shared flag is one
-entry there and one field in ``Options``.
+Options shared by the commands that read code are declared once, in ``kmigrate.options``.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import inspect
 import json
 import os
 import sys
@@ -25,7 +22,6 @@ import typer
 from kmigrate import __version__, suppressions
 from kmigrate.catalogue import Rule, RuleError, load_rules
 from kmigrate.config import (
-    FORMATS,
     ConfigError,
     Overrides,
     Settings,
@@ -38,8 +34,16 @@ from kmigrate.config import (
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.discovery import Discovery
 from kmigrate.explain import explain_text
-from kmigrate.report import Report
+from kmigrate.options import (  # noqa: F401 - re-exported for commands added elsewhere
+    COMMON,
+    ExitZeroOpt,
+    FormatOpt,
+    Options,
+    PathsArg,
+    common_options,
+)
 from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
+from kmigrate.report import Report
 from kmigrate.runner import FileResult, Vetter, parse
 from kmigrate.sources import atomic_write
 
@@ -69,182 +73,6 @@ class UsageError(Exception):
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
-
-
-def _split(values: Optional[list[str]]) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values or ():
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return tuple(out)
-
-
-# --- Shared options --------------------------------------------------------------------------
-
-PathsArg = Annotated[
-    Optional[list[Path]], typer.Argument(help="Files or directories (default: the current directory).")
-]
-FormatOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--output-format",
-        "--format",
-        "-f",
-        help=" | ".join(FORMATS),
-        show_default=False,
-        envvar="KMIGRATE_OUTPUT_FORMAT",
-    ),
-]
-TargetOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--target-keras",
-        help="Keras 3 version to migrate to, e.g. 3.4 (default: the tool.kmigrate config, else detected "
-        "from the project's requirements, else every rule).",
-    ),
-]
-SelectOpt = Annotated[
-    Optional[list[str]], typer.Option("--select", help="Rule codes or prefixes to enable (comma-separated).")
-]
-ExtendSelectOpt = Annotated[
-    Optional[list[str]], typer.Option("--extend-select", help="Rules to enable on top of the selection.")
-]
-IgnoreOpt = Annotated[
-    Optional[list[str]], typer.Option("--ignore", help="Rule codes or prefixes to disable (comma-separated).")
-]
-PerFileIgnoresOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--per-file-ignores", help="GLOB:CODES, e.g. 'tests/*:KM101,KM3' (repeatable).", show_default=False),
-]
-ExcludeOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--exclude", help="Globs to skip instead of the default excludes.", show_default=False),
-]
-ExtendExcludeOpt = Annotated[
-    Optional[list[str]], typer.Option("--extend-exclude", help="Globs to skip as well.", show_default=False)
-]
-ForceExcludeOpt = Annotated[
-    bool, typer.Option("--force-exclude", help="Apply excludes to files named on the command line (pre-commit).")
-]
-UnsafeOpt = Annotated[
-    Optional[bool],
-    typer.Option("--unsafe-fixes/--no-unsafe-fixes", help="Also offer and apply fixes marked unsafe.", show_default=False),
-]
-ExitZeroOpt = Annotated[
-    bool, typer.Option("--exit-zero", help="Exit 0 even when findings remain (errors still exit 2).")
-]
-ConfigOpt = Annotated[
-    Optional[Path],
-    typer.Option("--config", help="Use this pyproject.toml / kmigrate.toml instead of searching.", show_default=False),
-]
-IsolatedOpt = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
-UnusedOpt = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--report-unused-suppressions/--no-report-unused-suppressions",
-        help="Report `# kmigrate: ignore` comments that silence nothing (KM001).",
-        show_default=False,
-    ),
-]
-ShowSettingsOpt = Annotated[
-    bool, typer.Option("--show-settings", help="Print the settings in force, and where they came from; then exit.")
-]
-ShowFilesOpt = Annotated[bool, typer.Option("--show-files", help="Print the files that would be checked; then exit.")]
-JobsOpt = Annotated[
-    Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
-]
-NoCacheOpt = Annotated[
-    bool, typer.Option("--no-cache", help="Do not read or write the result cache (.kmigrate_cache/).")
-]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings (or the diff) only: no summary, no progress.")]
-SilentOpt = Annotated[bool, typer.Option("--silent", "-s", help="Print nothing; only the exit code tells.")]
-
-
-@dataclass(frozen=True)
-class Options:
-    """The shared options of ``check`` and ``fix`` (and of any command decorated with them)."""
-
-    paths: tuple[Path, ...] = ()
-    output_format: str | None = None
-    target_keras: str | None = None
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    per_file_ignores: tuple[str, ...] = ()
-    exclude: tuple[str, ...] | None = None
-    extend_exclude: tuple[str, ...] = ()
-    force_exclude: bool = False
-    unsafe_fixes: bool | None = None
-    report_unused_suppressions: bool | None = None
-    exit_zero: bool = False
-    config: Path | None = None
-    isolated: bool = False
-    show_settings: bool = False
-    show_files: bool = False
-    quiet: bool = False
-    silent: bool = False
-    jobs: int | None = None
-    no_cache: bool = False
-
-
-COMMON: tuple[tuple[str, Any, Any], ...] = (
-    ("paths", PathsArg, None),
-    ("output_format", FormatOpt, None),
-    ("target_keras", TargetOpt, None),
-    ("select", SelectOpt, None),
-    ("extend_select", ExtendSelectOpt, None),
-    ("ignore", IgnoreOpt, None),
-    ("per_file_ignores", PerFileIgnoresOpt, None),
-    ("exclude", ExcludeOpt, None),
-    ("extend_exclude", ExtendExcludeOpt, None),
-    ("force_exclude", ForceExcludeOpt, False),
-    ("unsafe_fixes", UnsafeOpt, None),
-    ("report_unused_suppressions", UnusedOpt, None),
-    ("exit_zero", ExitZeroOpt, False),
-    ("config", ConfigOpt, None),
-    ("isolated", IsolatedOpt, False),
-    ("show_settings", ShowSettingsOpt, False),
-    ("show_files", ShowFilesOpt, False),
-    ("quiet", QuietOpt, False),
-    ("silent", SilentOpt, False),
-    ("jobs", JobsOpt, None),
-    ("no_cache", NoCacheOpt, False),
-)
-_LISTS = {"select", "extend_select", "ignore"}
-_RAW_LISTS = {"per_file_ignores", "exclude", "extend_exclude", "paths"}
-_KEEP_NONE = {"select", "exclude"}  # None ("not given") differs from empty for these
-
-
-def _options(values: dict[str, Any]) -> Options:
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        if name in _LISTS:
-            split = _split(value)
-            out[name] = None if (value is None and name in _KEEP_NONE) else split
-        elif name in _RAW_LISTS:
-            out[name] = None if (value is None and name in _KEEP_NONE) else tuple(value or ())
-        else:
-            out[name] = value
-    return Options(**out)
-
-
-def common_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give ``fn(opts: Options, **own)`` every shared option, as typer parameters."""
-    own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]
-    params = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for name, annotation, default in COMMON
-    ] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-    names = {name for name, _, _ in COMMON}
-
-    @functools.wraps(fn)
-    def wrapper(**kwargs: Any) -> None:
-        common = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-        return fn(_options(common), **kwargs)
-
-    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    del wrapper.__wrapped__  # type: ignore[attr-defined]
-    return wrapper
 
 
 def _guard(fn):  # type: ignore[no-untyped-def]
@@ -384,10 +212,8 @@ def _render(report: Report, fmt: str) -> str:
     return import_module(f"kmigrate.report.{REPORTERS[fmt]}").render(report)
 
 
-def _emit(run: Run, report: Report, fmt: str) -> None:
-    """Findings on stdout (minus the summary when quiet), errors on stderr."""
-    if run.options.silent:
-        return
+def _findings_text(run: Run, report: Report, fmt: str) -> str:
+    """The rendered findings; ``--quiet`` drops the summary line of ``full``."""
     text = _render(report, fmt)
     if run.quiet and fmt == "full":
         from kmigrate.report import summary_line
@@ -395,7 +221,14 @@ def _emit(run: Run, report: Report, fmt: str) -> None:
         tail = summary_line(report) + "\n"
         if text.endswith(tail):
             text = text[: -len(tail)].rstrip("\n") + ("\n" if report.diagnostics else "")
-    sys.stdout.write(text)
+    return text
+
+
+def _emit(run: Run, report: Report, fmt: str) -> None:
+    """Findings on stdout, errors on stderr."""
+    if run.options.silent:
+        return
+    sys.stdout.write(_findings_text(run, report, fmt))
     if fmt == "github":
         _github_summary(report)
     _emit_errors(run, report, fmt)
@@ -647,7 +480,7 @@ def _fix_output(
         sys.stdout.write(_render(report, fmt))
     elif apply:
         if remaining:
-            _emit_findings_only(run, report, fmt)
+            sys.stdout.write(_findings_text(run, report, fmt))
     else:
         for r in changed:
             sys.stdout.write(unified_diff(r))
@@ -661,17 +494,6 @@ def _fix_output(
                 f"{len(remaining)} would remain."
             )
     _emit_errors(run, report, fmt)
-
-
-def _emit_findings_only(run: Run, report: Report, fmt: str) -> None:
-    text = _render(report, fmt)
-    if run.quiet and fmt == "full":
-        from kmigrate.report import summary_line
-
-        tail = summary_line(report) + "\n"
-        if text.endswith(tail):
-            text = text[: -len(tail)]
-    sys.stdout.write(text)
 
 
 # --- rules, explain --------------------------------------------------------------------------

@@ -44,8 +44,9 @@ KEYS: dict[str, str] = {
     "report-unused-suppressions": "true or false",
     "verify": "a table",
 }
-# Filled in by `kmigrate verify`; here only the names are checked.
-VERIFY_KEYS = ("input-shapes", "tolerances", "timeout")
+# Read by `kmigrate verify` (kmigrate/verify/settings.py checks the values); here only the names,
+# so that a typo fails every command, not just `verify`.
+VERIFY_KEYS = ("input-shapes", "tolerances", "timeout", "steps", "python")
 
 
 class ConfigError(ValueError):

@@ -17,6 +17,7 @@ from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, Edit, Fix, Safety, Span
 from kmigrate.names import Names
 from kmigrate.versions import Target
+from kmigrate.positions import Positions
 from kmigrate.walk import walk
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -67,6 +68,7 @@ class _Report:
     message: str
     fix: FixSpec | None
     indent: str = ""  # indentation of the block the report was made in
+    statement: cst.CSTNode | None = None  # the top-level statement being visited, if any
 
 
 def render(module: cst.Module, node: cst.CSTNode, indent: str = "") -> str:
@@ -156,7 +158,8 @@ class Context:
             return
         if rule.fix == "none":
             fix = None
-        self.reports.append(_Report(rule, node, message or rule.message, fix, self.indent()))
+        top = self.ancestors[1] if len(self.ancestors) > 1 else None
+        self.reports.append(_Report(rule, node, message or rule.message, fix, self.indent(), top))
 
     def spell(
         self, target: str, like: cst.BaseExpression | None = None
@@ -390,8 +393,10 @@ def _render_in_place(
 
 def _materialise(ctx: Context) -> list[Diagnostic]:
     module = ctx.module
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = Positions(module, ctx.text)
+    for rep in ctx.reports:
+        if rep.statement is not None:
+            positions.statement_of_hint(rep.statement)
     present = _present_imports(module)
     defined: set[str] | None = None
     import_line: int | None = None
@@ -399,7 +404,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
 
     def source_lines() -> list[str]:
         if not cached:
-            cached.append(module.code.splitlines(keepends=True))
+            cached.append((ctx.text if ctx.text is not None else module.code).splitlines(keepends=True))
         return cached[0]
 
     out: list[Diagnostic] = []

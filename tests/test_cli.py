@@ -26,13 +26,13 @@ def src(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_statistics(src: Path, run_cli) -> None:
-    rc, out, _ = run_cli("check", "--isolated", "--statistics", src.name)
+    rc, out, _ = run_cli("check", "--isolated", "--select", "KM101,KM301", "--statistics", src.name)
     assert rc == 1
     lines = out.splitlines()
     assert lines[0] == "2  KM101  [*] optimizer-decay-ignored"
     assert lines[1] == "1  KM301  [*] optimizer-lr-keyword"
     assert lines[2].startswith("Found 3 findings in 1 file checked; 3 fixable")
-    rc, out, _ = run_cli("check", "--isolated", "--statistics", "-f", "json", src.name)
+    rc, out, _ = run_cli("check", "--isolated", "--select", "KM101,KM301", "--statistics", "-f", "json", src.name)
     assert json.loads(out) == [
         {"code": "KM101", "name": "optimizer-decay-ignored", "count": 2, "fixable": 2},
         {"code": "KM301", "name": "optimizer-lr-keyword", "count": 1, "fixable": 1},

@@ -129,6 +129,21 @@ def test_pyproject_without_the_table_is_skipped(project: Path, run_cli) -> None:
     assert re.search(r"config file\s+\(none\)", out)
 
 
+def test_verify_keys_agree_with_the_verifier() -> None:
+    from kmigrate.config import VERIFY_KEYS
+    from kmigrate.verify.settings import VerifyConfigError, from_table
+
+    samples = {"input-shapes": {"Dense": "(None, 4)"}, "tolerances": {"layer": 1e-5}, "timeout": 5, "steps": 3, "python": "python3"}
+    assert set(samples) == set(VERIFY_KEYS)
+    for key in VERIFY_KEYS:
+        try:
+            from_table({key: samples[key]})
+        except VerifyConfigError as exc:
+            assert "unknown key" not in str(exc), (key, exc)
+    with pytest.raises(VerifyConfigError):
+        from_table({"stepz": 3})
+
+
 def test_verify_subtable_is_kept_for_the_verifier(tmp_path: Path) -> None:
     values = parse_table(
         {"verify": {"timeout": 30, "tolerances": {"layer": 1e-5}, "input-shapes": {"Dense": "(None, 4)"}}}, "cfg"
@@ -150,7 +165,7 @@ def test_verify_subtable_is_kept_for_the_verifier(tmp_path: Path) -> None:
         ("[tool.kmigrate]\nunsafe-fixes = 'yes'\n", "`unsafe-fixes` must be true or false"),
         ("[tool.kmigrate]\noutput-format = 'xml'\n", "`output-format` must be one of"),
         ("[tool.kmigrate]\nverify = 3\n", "`verify` must be a table"),
-        ("[tool.kmigrate.verify]\nsteps = 3\n", "unknown key `steps` in [tool.kmigrate.verify]"),
+        ("[tool.kmigrate.verify]\nstepz = 3\n", "unknown key `stepz` in [tool.kmigrate.verify]"),
         ("[tool.kmigrate\n", "invalid TOML"),
     ],
 )

@@ -198,6 +198,7 @@ class ImportsChecker(Checker):
 
     def _order(self, node: cst.CSTNode) -> int:
         for i, stmt in enumerate(self.ctx.module.body):
-            if node in getattr(stmt, "body", ()):  # imports sit in SimpleStatementLine.body
+            # Imports sit in SimpleStatementLine.body; a compound statement's body is a block.
+            if isinstance(stmt, cst.SimpleStatementLine) and node in stmt.body:
                 return i
         return len(self.ctx.module.body)
