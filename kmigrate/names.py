@@ -237,13 +237,15 @@ class Names:
         return Binding(raw)
 
     def _dominant_origin(self) -> str:
-        counts: dict[str, int] = defaultdict(int)
+        counts: dict[str, float] = defaultdict(float)
         for b in self._bindings.values():
             origin = keras_origin(b.raw)
             if origin is not None:
                 counts[origin] += 1
             elif b.raw in KERAS_PARENTS:
-                counts[b.raw + ".keras"] += 1
+                # Half a vote: `import tensorflow as tf` beside `import keras.backend as K` is
+                # there for tf ops and must not tie with the file's real Keras import.
+                counts[b.raw + ".keras"] += 0.5
         if not counts:
             return "keras"
         return max(counts, key=lambda o: (counts[o], o == "tensorflow.keras"))

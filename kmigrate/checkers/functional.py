@@ -52,6 +52,33 @@ class FunctionalChecker(Checker):
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
 
+    # A lambda's parameters and a comprehension's targets shadow outer KerasTensor names
+    # (`dataset.map(lambda x: tf.reshape(x, ...))` after `x = layers.Dense(...)(inputs)`).
+    def _shadow(self, names: set[str]) -> None:
+        outer = self.scopes[-1]
+        self.scopes.append(_Scope(outer.params - names, outer.in_call, outer.kt - names))
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        params = node.params
+        self._shadow({p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)})
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.scopes.pop()
+
+    def _visit_comp(self, node: cst.BaseComp | cst.DictComp) -> None:
+        names: set[str] = set()
+        clause: cst.CompFor | None = node.for_in
+        while clause is not None:
+            names |= {n.value for n in _target_names(clause.target)}
+            clause = clause.inner_for_in
+        self._shadow(names)
+
+    def _leave_comp(self, original_node: cst.BaseComp | cst.DictComp) -> None:
+        self.scopes.pop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comp
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+
     # ------------------------------------------------------------ dataflow
     def is_kt(self, node: cst.BaseExpression | None) -> bool:
         scope = self.scopes[-1]
@@ -232,3 +259,11 @@ def _nesting(node: cst.BaseExpression) -> int:
     if isinstance(node, cst.Dict):
         return 1 + max((_nesting(e.value) for e in node.elements if isinstance(e, cst.DictElement)), default=0)
     return 0
+
+
+def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    return []

@@ -33,10 +33,79 @@ def _self_attr(node: cst.BaseExpression) -> str | None:
     return None
 
 
+class _ModuleMetrics(cst.CSTVisitor):
+    """Module-level facts for metric receivers that `Names` does not track: classes of the file
+    that subclass a Keras metric, names bound only to instances of one (or of a Keras metric),
+    and names bound only to list/tuple literals holding such instances. A name bound to
+    anything else anywhere is dropped."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.classes: set[str] = set()
+        self._values: dict[str, list[cst.BaseExpression]] = {}
+        self._names: set[str] | None = None
+        self._lists: set[str] | None = None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        if any(isinstance(s, cst.FunctionDef) and s.name.value == "reset_states" for s in body):
+            return  # its own `reset_states()` keeps working
+        for base in node.bases:
+            resolved = self.ctx.names.resolve_keras(base.value) or ""
+            named = isinstance(base.value, cst.Name) and base.value.value in self.classes
+            if resolved.startswith("keras.metrics.") or named:
+                self.classes.add(node.name.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self._values.setdefault(target.target.value, []).append(node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._rebind(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._rebind(node.target)
+
+    def _rebind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self._values.setdefault(target.value, []).append(target)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._rebind(el.value)
+
+    def is_metric_call(self, node: cst.Call) -> bool:
+        if isinstance(node.func, cst.Name) and node.func.value in self.classes:
+            return True
+        return (self.ctx.names.resolve_keras(node.func) or "").startswith("keras.metrics.")
+
+    @property
+    def names(self) -> set[str]:
+        if self._names is None:
+            self._names = {
+                n for n, values in self._values.items()
+                if all(isinstance(v, cst.Call) and self.is_metric_call(v) for v in values)
+            }
+        return self._names
+
+    @property
+    def lists(self) -> set[str]:
+        if self._lists is None:
+            def holds_metrics(v: cst.BaseExpression) -> bool:
+                return isinstance(v, (cst.List, cst.Tuple)) and bool(v.elements) and all(
+                    (isinstance(e.value, cst.Call) and self.is_metric_call(e.value))
+                    or (isinstance(e.value, cst.Name) and e.value.value in self.names)
+                    for e in v.elements
+                )
+            self._lists = {n for n, vs in self._values.items() if all(holds_metrics(v) for v in vs)}
+        return self._lists
+
+
 class ResetStatesChecker(Checker):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._class_metrics: dict[int, set[str]] = {}
+        self._metrics_scan: _ModuleMetrics | None = None
 
     def _metrics_of(self, node: cst.ClassDef) -> set[str]:
         # Computed on demand: only classes whose methods call `reset_states()` need it.
@@ -83,6 +152,8 @@ class ResetStatesChecker(Checker):
         bound = self.ctx.names.instance_of(node)
         if bound is not None:
             return bound.startswith("keras.metrics.")
+        if node.value in self._module_metrics().names:
+            return True
         for anc in reversed(self.ctx.ancestors[:-1]):
             loops: list[cst.For | cst.CompFor] = []
             if isinstance(anc, cst.For):
@@ -94,9 +165,30 @@ class ResetStatesChecker(Checker):
                     comp = comp.inner_for_in
             for loop in loops:
                 if isinstance(loop.target, cst.Name) and loop.target.value == node.value:
-                    it = loop.iter
-                    return isinstance(it, cst.Attribute) and it.attr.value == "metrics"
+                    return self._is_metric_collection(loop.iter)
         return False
+
+    def _is_metric_collection(self, it: cst.BaseExpression) -> bool:
+        """``<model>.metrics``, a list/tuple literal of metrics, a name bound to one, or a sum."""
+        if isinstance(it, cst.Attribute):
+            return it.attr.value == "metrics"
+        if isinstance(it, (cst.List, cst.Tuple)):
+            return any(self._is_metric_value(e.value) for e in it.elements)
+        if isinstance(it, cst.BinaryOperation) and isinstance(it.operator, cst.Add):
+            return self._is_metric_collection(it.left) or self._is_metric_collection(it.right)
+        return isinstance(it, cst.Name) and it.value in self._module_metrics().lists
+
+    def _is_metric_value(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Call):
+            return self._module_metrics().is_metric_call(node)
+        return isinstance(node, cst.Name) and self._is_metric(node)
+
+    def _module_metrics(self) -> _ModuleMetrics:
+        # Computed on demand: only files calling `reset_states()` on an unknown name need it.
+        if self._metrics_scan is None:
+            self._metrics_scan = _ModuleMetrics(self.ctx)
+            self.ctx.module.visit(self._metrics_scan)
+        return self._metrics_scan
 
     def visit_Call(self, node: cst.Call) -> None:
         if method_name(node) != "reset_states" or node.args:

@@ -41,6 +41,22 @@ class _HistoryScan(cst.CSTVisitor):
                 self.other_names.add(t.value)
 
 
+class _OwnMetricsNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.found |= node.name.value == "metrics_names"
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        t = node.target
+        self.found |= isinstance(t, cst.Attribute) and t.attr.value == "metrics_names" and _is_self(t.value)
+
+
+def _is_self(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "self"
+
+
 def _lr_key(node: cst.Subscript) -> cst.SimpleString | None:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
@@ -57,9 +73,11 @@ def _quoted(template: cst.SimpleString, text: str) -> str:
 class TrainingLogsChecker(Checker):
     _scan: _HistoryScan | None = None
     _handled: set[int]
+    _own_names: bool | None = None
 
     def visit_Module(self, node: cst.Module) -> None:
         self._handled = set()
+        self._own_names = None
 
     # ------------------------------------------------------------ metrics_names (12)
     def visit_Call(self, node: cst.Call) -> None:
@@ -111,6 +129,8 @@ class TrainingLogsChecker(Checker):
             isinstance(parent, cst.AnnAssign) and parent.target is node
         ):
             return  # a class of your own defining the attribute
+        if _is_self(node.value) and self._defines_metrics_names():
+            return  # read back from a class of your own that defines it (elsewhere in this file)
         self.ctx.report(
             KM_METRICS_NAMES,
             node,
@@ -118,6 +138,15 @@ class TrainingLogsChecker(Checker):
             "names of the compiled metrics: labels taken from it are wrong (use "
             "`return_dict=True` or the keys of `history.history`)",
         )
+
+    def _defines_metrics_names(self) -> bool:
+        """Whether this file defines ``metrics_names`` itself: ``def metrics_names`` or an
+        assignment to ``self.metrics_names``."""
+        if self._own_names is None:
+            scan = _OwnMetricsNames()
+            self.ctx.module.visit(scan)
+            self._own_names = scan.found
+        return self._own_names
 
     # ------------------------------------------------------------ "lr" key (20)
     def _history(self) -> _HistoryScan:
@@ -129,6 +158,11 @@ class TrainingLogsChecker(Checker):
     def _is_log_dict(self, node: cst.BaseExpression) -> bool:
         """``*.history``, a name bound to one, or a callback hook's ``logs`` parameter."""
         if isinstance(node, cst.Attribute):
+            if isinstance(node.value, cst.Name):
+                # An instance of another library's class (`CyclicLR().history`) keeps its own keys.
+                made_by = self.ctx.names.instance_of(node.value)
+                if made_by is not None and not made_by.startswith("keras."):
+                    return False
             return node.attr.value == "history" and self.ctx.names.imports_keras
         if not isinstance(node, cst.Name):
             return False
