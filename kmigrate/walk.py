@@ -122,3 +122,48 @@ def walk(
         ancestors.pop()
 
     go(root)
+
+
+def scan(root: cst.CSTNode, visitor: object) -> None:
+    """Run a read-only visitor's ``visit_<Type>``/``leave_<Type>`` methods over ``root``.
+
+    A drop-in for ``root.visit(visitor)`` on visitors that only observe: much cheaper, and,
+    like libcst, a ``visit_`` method returning False skips that node's children. Whitespace,
+    comments and punctuation are not visited.
+    """
+    cls = type(visitor)
+    if getattr(cls, "on_visit", cst.CSTVisitor.on_visit) is not cst.CSTVisitor.on_visit:
+        raise TypeError(f"{cls.__name__} overrides on_visit: use node.visit() for it")
+    visits = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("visit_")}
+    leaves = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("leave_")}
+    fields = _FIELDS
+    CSTNode = cst.CSTNode
+    skip = _SKIP_CLASSES
+    seq = (tuple, list)
+
+    def go(node: cst.CSTNode) -> None:
+        ncls = type(node)
+        name = ncls.__name__
+        fn = visits.get(name)
+        descend = fn(node) if fn is not None else None
+        if descend is not False:
+            names = fields.get(ncls)
+            if names is None:
+                names = _fields(ncls)
+            for field in names:
+                value = getattr(node, field)
+                vcls = type(value)
+                if vcls in skip or value is None or vcls is str:
+                    continue
+                if vcls in seq:
+                    for item in value:
+                        if type(item) not in skip and isinstance(item, CSTNode) and not _is_leaf(type(item)):
+                            go(item)
+                elif isinstance(value, CSTNode):
+                    if not _is_leaf(vcls):
+                        go(value)
+        fn = leaves.get(name)
+        if fn is not None:
+            fn(node)
+
+    go(root)

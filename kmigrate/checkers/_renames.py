@@ -12,6 +12,7 @@ import libcst as cst
 
 from kmigrate.engine import Context, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
+from kmigrate.walk import scan
 
 
 def _top_level_import(ctx: Context, local: str) -> tuple[cst.ImportFrom, cst.ImportAlias] | None:
@@ -73,7 +74,7 @@ class _Uses(cst.CSTVisitor):
 def only_called(ctx: Context, local: str) -> bool:
     """Every use of ``local`` besides its import is a call (which the caller rewrites)."""
     uses = _Uses(local)
-    ctx.module.visit(uses)
+    scan(ctx.module, uses)
     return uses.names == uses.calls + 1
 
 

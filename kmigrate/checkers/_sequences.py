@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from kmigrate.engine import Context
+from kmigrate.walk import scan
 
 SEQUENCE_BASES = frozenset({"keras.utils.Sequence", "keras.utils.data_utils.Sequence"})
 
@@ -39,7 +40,7 @@ def _calls_init(fn: cst.FunctionDef) -> tuple[bool, bool]:
                     if a.star == "**" and isinstance(a.value, cst.Name) and a.value.value == kwargs:
                         found[1] = True
 
-    fn.body.visit(Finder())
+    scan(fn.body, Finder())
     return found[0], found[1]
 
 

@@ -16,6 +16,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._train import method_name, string_arg
 from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.walk import scan as walk_scan
 
 KM_UNKNOWN_KWARG, KM_MODE = "KM136", "KM231"
 
@@ -161,7 +162,7 @@ class CallbackChecker(Checker):
     def _compiled(self) -> _Metrics:
         if self._metrics is None:
             scan = _MetricScan(self)
-            self.ctx.module.visit(scan)
+            walk_scan(self.ctx.module, scan)
             self._metrics = _Metrics(
                 scan.strings, scan.objects, scan.compiles > 0 and not scan.unreadable
             )

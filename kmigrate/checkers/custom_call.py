@@ -17,6 +17,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._classes import keras_classes
 from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.walk import scan
 
 KM_CALL_KWARGS = "KM115"
 KEYS = ("training", "mask")
@@ -111,7 +112,7 @@ class CallKwargsChecker(Checker):
         kwargs = star.name.value
         explicit = {p.name.value for p in (*node.params.params, *node.params.kwonly_params)}
         finder = _KwargsUses(kwargs)
-        node.body.visit(finder)
+        scan(node.body, finder)
         uses = finder.uses
         # A key that is already a named parameter never reaches **kwargs in either version.
         reads = [(n, k) for n, k in uses.reads if k not in explicit]

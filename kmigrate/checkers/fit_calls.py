@@ -13,6 +13,7 @@ from kmigrate.checkers import _calls
 from kmigrate.checkers._sequences import SequenceClass, sequence_classes, super_init_fixable
 from kmigrate.checkers._train import method_name
 from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.walk import scan
 
 KM_GENERATOR, KM_COMPILE, KM_WORKERS, KM_RESET = "KM350", "KM351", "KM352", "KM353"
 KM_SUPER = "KM355"  # sequence_init.py
@@ -62,7 +63,7 @@ class FitCallsChecker(Checker):
                         )
                         counts.setdefault(t.target.value, []).append(cls)
 
-        self.ctx.module.visit(Assigns())
+        scan(self.ctx.module, Assigns())
         return {n: c[0] for n, c in counts.items() if len(c) == 1 and c[0] is not None}
 
     # ------------------------------------------------------------ calls

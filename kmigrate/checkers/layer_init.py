@@ -16,6 +16,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._classes import KerasClass, Method, is_self_attr, keras_classes, keras_kind
 from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.walk import scan
 
 KM_INIT_KWARGS, KM_DYNAMIC, KM_SLASH = "KM320", "KM321", "KM328"
 
@@ -304,7 +305,7 @@ def _reads_key(init: cst.FunctionDef, key: str) -> bool:
             nonlocal found
             found = found or _calls.string_value(node) == key
 
-    init.body.visit(Find())
+    scan(init.body, Find())
     return found
 
 

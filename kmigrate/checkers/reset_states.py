@@ -19,6 +19,7 @@ from kmigrate.checkers._train import (
     whole_statement,
 )
 from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
+from kmigrate.walk import scan
 
 KM_MODEL, KM_METRIC = "KM232", "KM233"
 
@@ -138,7 +139,7 @@ class ResetStatesChecker(Checker):
                     if attr is not None:
                         attrs.add(attr)
 
-        init.visit(Assigns())
+        scan(init, Assigns())
 
     def _is_metric(self, node: cst.BaseExpression) -> bool:
         """A name bound to a keras.metrics constructor, ``self.x`` made from one in
@@ -187,7 +188,7 @@ class ResetStatesChecker(Checker):
         # Computed on demand: only files calling `reset_states()` on an unknown name need it.
         if self._metrics_scan is None:
             self._metrics_scan = _ModuleMetrics(self.ctx)
-            self.ctx.module.visit(self._metrics_scan)
+            scan(self.ctx.module, self._metrics_scan)
         return self._metrics_scan
 
     def visit_Call(self, node: cst.Call) -> None:

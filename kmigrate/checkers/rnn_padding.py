@@ -13,6 +13,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._train import string_arg
 from kmigrate.engine import Checker
+from kmigrate.walk import scan
 
 KM_CUDNN_PADDING = "KM237"
 
@@ -81,7 +82,7 @@ class RnnPaddingChecker(Checker):
             return
         if self._facts is None:
             self._facts = _ModuleFacts(self)
-            self.ctx.module.visit(self._facts)
+            scan(self.ctx.module, self._facts)
         if not (self._facts.masked and self._facts.cudnn_rnn):
             return
         self.ctx.report(

@@ -19,6 +19,7 @@ from kmigrate.checkers._train import (
 )
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.names import dotted
+from kmigrate.walk import scan
 
 KM_MINIMIZE, KM_STATE_API, KM_JIT = "KM234", "KM235", "KM236"
 
@@ -153,7 +154,7 @@ class TrainStepChecker(Checker):
                     if method_name(node) == "get_weights":
                         found[0] |= is_optimizer(ctx, node.func.value)  # type: ignore[attr-defined]
 
-            self.ctx.module.visit(Reads())
+            scan(self.ctx.module, Reads())
             self._reads_weights = found[0]
         return self._reads_weights
 
@@ -194,7 +195,7 @@ class TrainStepChecker(Checker):
                         jit[0] = True
                     found.append(node)
 
-            self.ctx.module.visit(Compiles())
+            scan(self.ctx.module, Compiles())
             self._compiles = found
             self._jit_chosen = jit[0]
         return self._compiles

@@ -9,6 +9,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._train import method_name, string_arg
 from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.walk import scan as walk_scan
 
 KM_METRICS_NAMES, KM_LR_KEY = "KM137", "KM230"
 RESULT_METHODS = ("evaluate", "test_on_batch", "train_on_batch")
@@ -144,7 +145,7 @@ class TrainingLogsChecker(Checker):
         assignment to ``self.metrics_names``."""
         if self._own_names is None:
             scan = _OwnMetricsNames()
-            self.ctx.module.visit(scan)
+            walk_scan(self.ctx.module, scan)
             self._own_names = scan.found
         return self._own_names
 
@@ -152,7 +153,7 @@ class TrainingLogsChecker(Checker):
     def _history(self) -> _HistoryScan:
         if self._scan is None:
             self._scan = _HistoryScan()
-            self.ctx.module.visit(self._scan)
+            walk_scan(self.ctx.module, self._scan)
         return self._scan
 
     def _is_log_dict(self, node: cst.BaseExpression) -> bool:
