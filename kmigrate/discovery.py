@@ -217,7 +217,7 @@ class Discovery:
         if self.respect_gitignore:
             gi = directory / ".gitignore"
             if gi.is_file():
-                layers = [*layers, _IgnoreLayer(directory.resolve(), parse_gitignore(_read_text(gi)))]
+                layers = [*layers, _IgnoreLayer(real, parse_gitignore(_read_text(gi)))]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except PermissionError:
@@ -239,14 +239,17 @@ class Discovery:
                 if path.suffix in self.suffixes:
                     self.errors.append((str(path), "broken symbolic link"))
                 continue
-            if layers and self._ignored(path.resolve() if not entry.is_symlink() else path.absolute(), is_dir, layers):
+            link = entry.is_symlink()
+            # The directory's real path is known: only links need resolving (a stat per part).
+            real_path = path.resolve() if link else real / entry.name
+            if layers and self._ignored(real_path if not link else path.absolute(), is_dir, layers):
                 continue
             if is_dir:
                 if _is_virtualenv(path):
                     continue
                 yield from self._walk_dir(path, layers, seen, active)
             elif is_file and path.suffix in self.suffixes:
-                key = path.resolve()
+                key = real_path
                 if key in seen:
                     continue
                 seen.add(key)

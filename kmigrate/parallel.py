@@ -156,6 +156,25 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def cached_result(path: Path, job: Job) -> FileResult | None:
+    """The cached result for ``path``, if there is one (reading a file costs far less than a pool)."""
+    if job.fix or job.cache_dir is None:
+        return None
+    display = str(path)
+    try:
+        source = read_source(path, display)
+        if isinstance(source, FileError):
+            return None
+        cache_file = _cache_path(job, job.rules_for(path), source.raw, display)
+        hit = _load(cache_file) if cache_file is not None else None
+    except Exception:  # noqa: BLE001 - the full path reports whatever went wrong
+        return None
+    if hit is None:
+        return None
+    diagnostics, error = hit
+    return FileResult(display, diagnostics, error=error, source=source)
+
+
 def process_files(
     paths: Sequence[Path],
     job: Job,
@@ -164,7 +183,25 @@ def process_files(
     vet: Vetter | None = None,
     progress=None,  # callable(n_done) or None
 ) -> list[FileResult]:
-    """Results for ``paths``, in order. Uses a process pool for large runs."""
+    """Results for ``paths``, in order. Cache hits are served here; the rest may use a pool."""
+    if vet is None and not job.fix and job.cache_dir is not None:
+        hits = [cached_result(p, job) for p in paths]
+        missing = [p for p, h in zip(paths, hits) if h is None]
+        if progress is not None:
+            progress(len(paths) - len(missing))
+        fresh = iter(_process_files(missing, job, jobs=jobs, vet=None, progress=progress))
+        return [h if h is not None else next(fresh) for h in hits]
+    return _process_files(paths, job, jobs=jobs, vet=vet, progress=progress)
+
+
+def _process_files(
+    paths: Sequence[Path],
+    job: Job,
+    *,
+    jobs: int | None,
+    vet: Vetter | None,
+    progress,
+) -> list[FileResult]:
     jobs = jobs or default_jobs()
     if jobs <= 1 or len(paths) < POOL_THRESHOLD or vet is not None:
         out = []
