@@ -9,6 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from kmigrate.engine import Context
+from kmigrate.checkers._calls import string_value
 
 MODEL_CLASSES = frozenset(
     {
@@ -31,13 +32,7 @@ def method_name(call: cst.Call) -> str | None:
 
 
 def string_arg(node: cst.BaseExpression | None) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        try:
-            value = node.evaluated_value
-        except Exception:  # noqa: BLE001 - malformed literal: not a match
-            return None
-        return value if isinstance(value, str) else None
-    return None
+    return string_value(node) if node is not None else None
 
 
 def innermost(ctx: Context, *types: type) -> cst.CSTNode | None:
