@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+
+np = pytest.importorskip("numpy", reason="the verify extra is not installed")
 
 from tests.equivalence import SnippetError
 
