@@ -40,7 +40,7 @@ class Path:
 class _Pending:
     weights_saved: dict[str, str] = field(default_factory=dict)  # literal -> new literal
     models_saved: dict[str, str] = field(default_factory=dict)  # literal -> new literal
-    model_paths: set[str] = field(default_factory=set)  # every literal a model is saved to
+    written: set[str] = field(default_factory=set)  # every path this module writes (save, save_weights, checkpoint)
     loads: list[tuple[str, cst.Call, Path]] = field(default_factory=list)
     model_classes: list[cst.ClassDef] = field(default_factory=list)
     saves_models: bool = False
@@ -93,7 +93,27 @@ class SavingChecker(Checker):
         return cast(cst.Call, call.deep_replace(path.node, cst.parse_expression(new)))
 
     def _literal_key(self, path: Path) -> str | None:
-        return self.ctx.code_for(path.node) if isinstance(path.node, cst.SimpleString) else None
+        """The same file for two literals: a string by its value (either quote), an f-string by its code."""
+        if isinstance(path.node, cst.SimpleString):
+            return "=" + path.tail
+        return self.ctx.code_for(path.node) if isinstance(path.node, cst.FormattedString) else None
+
+    def _written(self, expr: cst.BaseExpression | None) -> None:
+        """Remember a path this module writes: a literal by its key, a variable by its code."""
+        path = self._path(expr) if expr is not None else None
+        key = self._literal_key(path) if path is not None else None
+        if key is None and isinstance(expr, (cst.Name, cst.Attribute)):
+            key = "$" + self.ctx.code_for(expr)
+        if key is not None:
+            self.pending.written.add(key)
+
+    def _written_here(self, node: cst.Call, path: Path) -> bool:
+        """Whether the module itself writes the file ``node`` loads (then Keras 3 wrote it)."""
+        key = self._literal_key(path)
+        if key is not None and key in self.pending.written:
+            return True
+        arg = _calls.argument(node, "filepath", 0)
+        return arg is not None and "$" + self.ctx.code_for(arg.value) in self.pending.written
 
     def _method(self, node: cst.Call) -> str | None:
         if isinstance(node.func, cst.Attribute) and self.ctx.names.imports_keras:
@@ -146,8 +166,7 @@ class SavingChecker(Checker):
         fmt_value = _calls.string_value(fmt.value) if fmt is not None else None
         path = self._path(arg.value) if arg is not None else None
         key = self._literal_key(path) if path is not None else None
-        if key is not None:
-            self.pending.model_paths.add(key)
+        self._written(arg.value if arg is not None else None)
         if path is not None and not path.has(*MODEL_EXTS):
             if path.tail.endswith(("/", "\\")):
                 fix = None
@@ -169,8 +188,16 @@ class SavingChecker(Checker):
             fix = None if fmt_value == "tf" else FixSpec(
                 "Drop `save_format=`", (NodeEdit(node, _calls.remove(node, "save_format")),),
                 "safe" if consistent else "unsafe")
-            self.ctx.report(KM_SAVE, fmt, "`save_format=` raises `ValueError` in Keras 3: the file extension "
-                            "alone selects the format", fix)
+            # saving_api.save_model only warns when the path ends in .h5/.hdf5/.keras (case-sensitive).
+            if path is not None and path.tail.endswith((".h5", ".hdf5", ".keras")):
+                message = ("`save_format=` is deprecated in Keras 3 and ignored with a warning: the file extension "
+                           "alone selects the format")
+                if not consistent and fmt_value is not None:
+                    message += f" (here `.{path.tail.rsplit('.', 1)[-1]}`, not the `{fmt_value}` format asked for)"
+            else:
+                message = ("`save_format=` raises `ValueError` in Keras 3 unless the path ends in `.keras`/`.h5`: "
+                           "the file extension alone selects the format")
+            self.ctx.report(KM_SAVE, fmt, message, fix)
 
     def _report_loads(self) -> None:
         for kind, node, path in self.pending.loads:
@@ -189,7 +216,7 @@ class SavingChecker(Checker):
                                 "(`ValueError: File format not supported`): re-save it as `.keras` with Keras 2, or "
                                 "reload it for inference with `keras.layers.TFSMLayer(path, "
                                 "call_endpoint='serving_default')`, which returns a dict", fix)
-            elif path.has(".h5", ".hdf5") and (key is None or key not in self.pending.model_paths):
+            elif path.has(".h5", ".hdf5") and not self._written_here(node, path):
                 if _calls.keyword(node, "compile") is not None:
                     detail, tail = "RNN layers fail (`time_major`)", ""
                 else:
@@ -216,6 +243,7 @@ class SavingChecker(Checker):
     def _save_weights(self, node: cst.Call) -> None:
         arg = _calls.argument(node, "filepath", 0)
         path = self._path(arg.value) if arg is not None else None
+        self._written(arg.value if arg is not None else None)
         fmt = _calls.keyword(node, "save_format")
         call = _calls.remove(node, "save_format") if fmt is not None else node
         fixed_path = False
@@ -273,6 +301,7 @@ class SavingChecker(Checker):
             self.pending.saves_models = True
         arg = _calls.argument(node, "filepath", 0)
         path = self._path(arg.value) if arg is not None else None
+        self._written(arg.value if arg is not None else None)
         known = only is None or self.ctx.code_for(only.value) in ("True", "False")
         if path is not None and known and len(positional) < 5:
             if weights and not path.has(".weights.h5"):
