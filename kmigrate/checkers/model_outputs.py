@@ -31,7 +31,10 @@ class ModelOutputsChecker(Checker):
         ctx = self.ctx
         if not (ctx.enabled(KM_SAMPLE_WEIGHT) or ctx.enabled(KM_FLAT_METRICS)) or not ctx.names.imports_keras:
             return
-        if not ctx.mentions("compile", "fit", "evaluate"):  # neither rule can fire without them
+        # Cheap text tests first: the graph is the expensive part, and each rule needs words.
+        weights = ctx.enabled(KM_SAMPLE_WEIGHT) and ctx.mentions("mask_zero", "Masking") and ctx.mentions("sample_weight")
+        flat = ctx.enabled(KM_FLAT_METRICS) and ctx.mentions("metrics") and ctx.mentions("compile")
+        if not (weights or flat):
             return
         graph = graph_of(ctx)
         self._assigned: dict[str, cst.BaseExpression] | None = None
