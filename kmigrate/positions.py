@@ -21,6 +21,8 @@ from libcst._position import CodePosition, CodeRange
 from libcst.metadata import MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+from kmigrate.walk import find_path
+
 _DESCEND = (cst.ClassDef, cst.FunctionDef)
 
 
@@ -62,12 +64,14 @@ class Positions:
         self._tree = _parse(text) if text is not None else None
         self._top = _pair(module.body, self._tree.body) if self._tree is not None else None
         self._full = False
+        self._tables: list[tuple[dict[cst.CSTNode, CodeRange], int]] = []
         self._next = 0  # top-level statements before this index have been indexed
 
     # ------------------------------------------------------------------ indexing
     def _index_full(self) -> None:
         wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         self._ranges = dict(wrapper.resolve(PositionProvider))
+        self._tables = []
         self._full = True
 
     def _index(self, stmt: cst.CSTNode, line: int, indents: list[str]) -> None:
@@ -81,13 +85,28 @@ class Positions:
             indent_tokens=list(indents),
         )
         bare._codegen(state)
-        offset = line - 1
-        ranges = self._ranges
-        for node, rng in provider._computed.items():
-            ranges[stmt if node is bare else node] = CodeRange(
-                CodePosition(rng.start.line + offset, rng.start.column),
-                CodePosition(rng.end.line + offset, rng.end.column),
-            )
+        computed = provider._computed
+        computed[stmt] = computed[bare]
+        # Shifted lazily, on lookup: most of these positions are never asked for.
+        self._tables.append((computed, line - 1))
+
+    def _lookup(self, node: cst.CSTNode) -> CodeRange | None:
+        found = self._ranges.get(node)
+        if found is not None:
+            return found
+        for computed, offset in self._tables:
+            rng = computed.get(node)
+            if rng is not None:
+                found = CodeRange(
+                    CodePosition(rng.start.line + offset, rng.start.column),
+                    CodePosition(rng.end.line + offset, rng.end.column),
+                )
+                self._ranges[node] = found
+                return found
+        return None
+
+    def _known(self, node: cst.CSTNode) -> bool:
+        return node in self._ranges or any(node in computed for computed, _ in self._tables)
 
     def hint(self, ancestors: Sequence[cst.CSTNode]) -> None:
         """Index the innermost class/function-body statement on this path from the module."""
@@ -118,12 +137,12 @@ class Positions:
                     indents = [*indents, stmt.body.indent if stmt.body.indent is not None else self.module.default_indent]
                     body, pairs, i = stmt.body.body, inner, i + 2
                     continue
-            if stmt not in self._ranges:
+            if not self._known(stmt):
                 self._index(stmt, _first_line(node_ast), indents)
             return
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        found = self._ranges.get(node)
+        found = self._lookup(node)
         if found is not None:
             return found
         if self._full:
@@ -131,13 +150,20 @@ class Positions:
         if self._top is None or node is self.module:
             self._index_full()
             return self._ranges[node]
+        # Find the statement that holds the node with a cheap walk, then render only that one.
+        path = find_path(self.module, node)
+        if path is not None:
+            self.hint(path)
+            found = self._lookup(node)
+            if found is not None:
+                return found
         body = self.module.body
         while self._next < len(body):
             stmt = body[self._next]
-            if stmt not in self._ranges:
+            if not self._known(stmt):
                 self._index(stmt, _first_line(self._top[self._next]), [])
             self._next += 1
-            found = self._ranges.get(node)
+            found = self._lookup(node)
             if found is not None:
                 return found
         self._index_full()

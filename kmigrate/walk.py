@@ -167,3 +167,31 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
             fn(node)
 
     go(root)
+
+
+def find_path(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | None:
+    """The nodes from ``root`` down to ``target`` (both included), or None if it is not there."""
+    fields = _FIELDS
+    CSTNode = cst.CSTNode
+    path: list[cst.CSTNode] = []
+
+    def go(node: cst.CSTNode) -> bool:
+        path.append(node)
+        if node is target:
+            return True
+        ncls = type(node)
+        names = fields.get(ncls)
+        if names is None:
+            names = _fields(ncls)
+        for field in names:
+            value = getattr(node, field)
+            if isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, CSTNode) and go(item):
+                        return True
+            elif isinstance(value, CSTNode) and go(value):
+                return True
+        path.pop()
+        return False
+
+    return path if go(root) else None
