@@ -90,3 +90,18 @@ RESULT = model(np.ones((1, 3), dtype="float32"))
     import numpy as np
 
     np.testing.assert_allclose(keras_runner.k3(after), keras_runner.k3(before))
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        # The module's own spelling wins: `tensorflow.keras` where it dominates, else `keras`.
+        ("from tensorflow.keras.layers import Dense\nfrom tensorflow.keras.models import Model\n",
+         "from tensorflow.keras.layers import Dropout"),
+        ("import keras\nfrom keras.models import Model\n", "from keras.layers import Dropout"),
+        ("import numpy as np\n", "from keras.layers import Dropout"),
+    ],
+)
+def test_python_keras_import_keeps_module_spelling(fix_code, module, expected):
+    fixed = fix_code(module + "from tensorflow.python.keras.layers import Dropout\n", select=("KM371",))
+    assert expected + "\n" in fixed

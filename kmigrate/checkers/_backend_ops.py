@@ -182,6 +182,23 @@ ALL_REMOVED = frozenset({
 })
 
 
+# Multi-backend Keras 2.x (TensorFlow 1) names that neither tf_keras nor the Keras 3 compat
+# module has (checked against tf_keras 2.21 and keras._tf_keras 3.15): always KM250, no fix.
+# ``control_flow_ops`` is a module: ``K.control_flow_ops.while_loop(...)``.
+LEGACY: dict[str, Op] = {
+    "get_session": Op(None, hint="TensorFlow 2 runs eagerly and Keras 3 has no sessions: drop the session "
+                      "code (GPU options: `tf.config.experimental.set_memory_growth`)"),
+    "set_session": Op(None, hint="TensorFlow 2 runs eagerly and Keras 3 has no sessions: drop the session "
+                      "code (GPU options: `tf.config.experimental.set_memory_growth`)"),
+    "image_dim_ordering": Op(None, hint="use `keras.config.image_data_format()`, which returns "
+                             "`'channels_last'`/`'channels_first'` instead of `'tf'`/`'th'`"),
+    "set_image_dim_ordering": Op(None, hint="use `keras.config.set_image_data_format('channels_last')` "
+                                 "(or `'channels_first'` for `'th'`)"),
+    "control_flow_ops": Op(None, hint="use `keras.ops.while_loop` / `keras.ops.cond`"),
+}
+LEGACY_MODULES = frozenset({"control_flow_ops"})
+COMPAT_MISSING = COMPAT_MISSING | frozenset(LEGACY)
+
 # Removed functions another rule owns: K.hard_sigmoid is KM105's (catalogue 3, a different function).
 OWNED_ELSEWHERE = frozenset({"hard_sigmoid"})
 
@@ -194,4 +211,6 @@ def lookup(name: str) -> tuple[Op, bool] | None:
         return DEFAULT_CHANGED[name], True
     if name in ALL_REMOVED:
         return REMOVED.get(name, Op(None)), False
+    if name in LEGACY:
+        return LEGACY[name], False
     return None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import libcst as cst
 
 from kmigrate.checkers import _calls
-from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, Op, lookup
-from kmigrate.checkers.optimizers import OPTIMIZER_NAMES, optimizer_class
+from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, LEGACY_MODULES, Op, lookup
+from kmigrate.checkers.optimizers import is_optimizer
 from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
 
@@ -85,29 +85,59 @@ class BackendChecker(Checker):
         if found is None:
             return
         fn, origin = found
-        if fn in ("set_value", "get_value") and self._optimizer_lr(node):
+        receiver = self._lr_receiver(node) if fn in ("set_value", "get_value") else None
+        if receiver is not None and is_optimizer(self.ctx.names, receiver):
             return  # KM102 rewrites K.set_value/get_value(optimizer.lr, ...) as a whole
         op, default_changed = lookup(fn)  # type: ignore[misc]
         code = self._code(fn, origin, default_changed)
         shown = self.ctx.code_for(node.func)
+        message = self._message(code, shown, fn, op, origin)
         fix = None
+        if receiver is not None and not (isinstance(receiver, cst.Name) and receiver.value == "self"):
+            # `K.get_value(clone.lr)`: if `clone` is an optimizer, `convert_to_numpy(clone.lr)` still
+            # fails (Keras 3 optimizers have no `lr`); `self.lr` is the user's own attribute.
+            obj = self.ctx.code_for(receiver)
+            message += (f"; and if `{obj}` is an optimizer, `{obj}.lr` is `{obj}.learning_rate` in Keras 3 "
+                        f"(read `float({obj}.learning_rate)`, assign `{obj}.learning_rate = value`)")
+        elif fn == "shape" and self._used_as_tensor(node):
+            message += ("; here the result is used as a tensor, and `keras.ops.shape` returns a Python tuple "
+                        "(`* 32` would repeat it, `+` would concatenate): rewrite by hand, e.g. "
+                        "`keras.ops.convert_to_tensor(keras.ops.shape(x))`")
         # A function imported by name keeps its (failing) import: leave the rewrite to a human.
-        if isinstance(node.func, cst.Attribute) and op.target is not None:
+        elif isinstance(node.func, cst.Attribute) and op.target is not None:
             fix = self._fix(node, op, code)
-        self.ctx.report(code, node, self._message(code, shown, fn, op, origin), fix)
+        self.ctx.report(code, node, message, fix)
 
-    def _optimizer_lr(self, node: cst.Call) -> bool:
+    def _used_as_tensor(self, node: cst.Call) -> bool:
+        """Whether ``K.shape(x)`` (or a slice of it) feeds arithmetic, a comparison or an attribute.
+
+        Keras 2 returned a tensor there; Keras 3's tuple silently repeats (``* n``), concatenates
+        (``+``) or compares as a whole. A single index (``K.shape(x)[0]``) is a scalar in both.
+        """
+        expr: cst.CSTNode = node
+        depth = 1
+        parent = self.ctx.parent(depth)
+        while (isinstance(parent, cst.Subscript) and parent.value is expr
+               and any(isinstance(e.slice, cst.Slice) for e in parent.slice)):
+            expr, depth = parent, depth + 1
+            parent = self.ctx.parent(depth)
+        if isinstance(parent, cst.ComparisonTarget):
+            return True
+        if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison)):
+            return True
+        if isinstance(parent, cst.AugAssign) and parent.value is expr:
+            return True
+        return isinstance(parent, cst.Attribute) and parent.value is expr
+
+    @staticmethod
+    def _lr_receiver(node: cst.Call) -> cst.BaseExpression | None:
+        """``X`` in ``K.get_value(X.lr)`` / ``K.set_value(X.lr, v)``, else None."""
         if not node.args or node.args[0].keyword is not None:
-            return False
+            return None
         target = node.args[0].value
-        if not (isinstance(target, cst.Attribute) and target.attr.value == "lr"):
-            return False
-        obj = target.value
-        if isinstance(obj, cst.Attribute):
-            return obj.attr.value == "optimizer"
-        if isinstance(obj, cst.Name):
-            return optimizer_class(self.ctx.names.instance_of(obj)) is not None or obj.value in OPTIMIZER_NAMES
-        return False
+        if isinstance(target, cst.Attribute) and target.attr.value == "lr":
+            return target.value
+        return None
 
     def _root(self, like: cst.BaseExpression) -> tuple[str, tuple[InsertImport, ...]] | None:
         """Text that names the ``keras`` package here (``keras``, ``tf.keras``), plus an import."""
@@ -220,10 +250,13 @@ class BackendChecker(Checker):
         found = self._function(node)  # cheap and almost always None: test it first
         if found is None:
             return
+        fn, origin = found
         parent = self.ctx.parent()
         if isinstance(parent, cst.Call) and parent.func is node:
             return
-        if isinstance(parent, cst.Attribute) and (parent.value is node or isinstance(node, cst.Name)):
+        if isinstance(parent, cst.Attribute) and parent.value is node and fn in LEGACY_MODULES:
+            pass  # `K.control_flow_ops.while_loop(...)`: the module is what is missing
+        elif isinstance(parent, cst.Attribute) and (parent.value is node or isinstance(node, cst.Name)):
             return  # inside a longer chain, or the attribute part of one
         if isinstance(parent, cst.Arg) and parent.keyword is node:
             return
@@ -231,7 +264,6 @@ class BackendChecker(Checker):
             return
         if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
             return
-        fn, origin = found
         op, default_changed = lookup(fn)  # type: ignore[misc]
         code = self._code(fn, origin, default_changed)
         self.ctx.report(code, node, self._message(code, self.ctx.code_for(node), fn, op, origin))

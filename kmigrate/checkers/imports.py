@@ -71,6 +71,16 @@ class ImportsChecker(Checker):
             return False
         return binding is None or binding.raw in ("keras", TF_KERAS, PYTHON_KERAS)
 
+    def _home(self) -> str:
+        """Where a `tensorflow.python.keras` import should point: the module's own Keras spelling
+        (`tensorflow.keras` in a tf.keras module) when Keras 3 serves it, else `keras`."""
+        names = self.ctx.names
+        if names.origin in ("keras", TF_KERAS):
+            return names.origin
+        # The tensorflow.python.keras imports being rewritten outvote the rest: count the others.
+        votes = [keras_origin(b.raw) for b in names.bindings.values()]
+        return TF_KERAS if votes.count(TF_KERAS) > votes.count("keras") else "keras"
+
     def _block(self, name: str, node: cst.CSTNode) -> None:
         if self.gateway.blocker is None and compat_only(name):
             self.gateway.blocker = self.ctx.code_for(node)
@@ -102,13 +112,16 @@ class ImportsChecker(Checker):
                 for alias in names:
                     self._block(f"{canonical(module)}.{dotted(alias.name)}", alias)
         elif origin == PYTHON_KERAS:
+            home = self._home()
             self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(module), FixSpec(
-                "Import from `keras`", (NodeEdit(node.module, "keras" + module[len(PYTHON_KERAS):]),)))
+                f"Import from `{home}`", (NodeEdit(node.module, home + module[len(PYTHON_KERAS):]),)))
 
     def _keras_module_import(self, node: cst.ImportFrom, module: str, alias: cst.ImportAlias) -> None:
         local = alias.asname.name.value if alias.asname is not None else "keras"  # type: ignore[union-attr]
         single = isinstance(node.names, (list, tuple)) and len(node.names) == 1
         new = "import keras" if local == "keras" else f"import keras as {local}"
+        if module == "tensorflow.python" and self._home() == TF_KERAS:
+            new = "from tensorflow import keras" + ("" if local == "keras" else f" as {local}")
         if module == "tensorflow":
             self.gateway.first = self.gateway.first or node
             if single:
@@ -132,8 +145,9 @@ class ImportsChecker(Checker):
                 self._block(canonical(raw), alias)
             elif origin == PYTHON_KERAS:
                 fix = None
-                if alias.asname is not None:
-                    fix = FixSpec("Import `keras`", (NodeEdit(alias.name, "keras" + raw[len(PYTHON_KERAS):]),))
+                home = self._home()
+                if alias.asname is not None and (home != TF_KERAS or raw != PYTHON_KERAS):
+                    fix = FixSpec(f"Import `{home}`", (NodeEdit(alias.name, home + raw[len(PYTHON_KERAS):]),))
                 self.ctx.report(KM_PYTHON_KERAS, alias, self._python_keras_message(raw), fix)
 
     @staticmethod

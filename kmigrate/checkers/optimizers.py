@@ -12,6 +12,7 @@ import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
+from kmigrate.names import Names
 
 OPTIMIZERS = {
     "SGD": 0.01,
@@ -32,6 +33,20 @@ OPTIMIZER_NAMES = {"optimizer", "opt"}
 
 KM_DECAY, KM_LR_ATTR, KM_LION, KM_NADAM = "KM101", "KM102", "KM103", "KM104"
 KM_EPS_NONE, KM_LR_KW, KM_TF_ONLY, KM_LR_TYPE, KM_LEGACY = "KM201", "KM301", "KM302", "KM303", "KM304"
+
+
+def is_optimizer(names: Names, node: cst.BaseExpression) -> bool:
+    """Whether ``node`` is clearly an optimizer (``model.optimizer``, ``opt = Adam(...)``, ``opt``).
+
+    Shared with backend.py so that KM102 and KM250 agree on who reports ``K.get_value(X.lr)``.
+    """
+    if isinstance(node, cst.Attribute) and node.attr.value == "optimizer":
+        return True
+    if isinstance(node, cst.Name):
+        if optimizer_class(names.instance_of(node)) is not None:
+            return True
+        return node.value in OPTIMIZER_NAMES and names.imports_keras
+    return False
 
 
 def optimizer_class(name: str | None) -> str | None:
@@ -319,13 +334,7 @@ class OptimizerChecker(Checker):
 
     # ------------------------------------------------------------ optimizer.lr
     def _is_optimizer(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, cst.Attribute) and node.attr.value == "optimizer":
-            return True
-        if isinstance(node, cst.Name):
-            if optimizer_class(self.ctx.names.instance_of(node)) is not None:
-                return True
-            return node.value in OPTIMIZER_NAMES and self.ctx.names.imports_keras
-        return False
+        return is_optimizer(self.ctx.names, node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value != "lr" or not self._is_optimizer(node.value):
@@ -384,6 +393,7 @@ class OptimizerChecker(Checker):
             )
         else:
             if len(node.args) != 1:
+                self.ctx.report(KM_LR_ATTR, node, f"`{obj}.lr` does not exist in Keras 3")
                 return
             self.ctx.report(
                 KM_LR_ATTR,

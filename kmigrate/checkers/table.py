@@ -25,6 +25,15 @@ def _has_comment(node: cst.CSTNode) -> bool:
     return finder.found
 
 
+def _private(tail: str) -> bool:
+    return any(part.startswith("_") for part in tail.split("."))
+
+
+def _private_message(name: str) -> str:
+    return (f"`{name}` is a private Keras 2 name that no public Keras 3 module exports "
+            "(ModuleNotFoundError/ImportError): rewrite this code against the public API by hand")
+
+
 def _fmt(template: str | None, fallback: str, **values: str) -> str:
     text = template or fallback
     try:
@@ -62,6 +71,8 @@ class TableChecker(Checker):
         if entry.replace is None:
             return None
         if entry.prefix and name != entry.name:
+            if _private(name[len(entry.name) :]):
+                return None  # `keras.layers.merge._Merge`: a private name has no public Keras 3 path
             if entry.collapse:
                 return entry.replace if module else f"{entry.replace}.{name.rsplit('.', 1)[-1]}"
             return entry.replace + name[len(entry.name) :]
@@ -94,12 +105,10 @@ class TableChecker(Checker):
                 rule.fix_title or f"Replace with `{new}`",
                 (NodeEdit(node, text), *imports),
             )
-        self.ctx.report(
-            rule.code,
-            node,
-            _fmt(entry.message, rule.message, name=name, new=new or ""),
-            fix,
-        )
+        message = _fmt(entry.message, rule.message, name=name, new=new or "")
+        if new is None and entry.replace is not None:
+            message = _private_message(name)
+        self.ctx.report(rule.code, node, message, fix)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if not self.symbols or node.relative or node.module is None:
@@ -127,6 +136,10 @@ class TableChecker(Checker):
         if found is not None and found[1].prefix and (
             found[1].replace is not None or not aliases
         ) and all(a[1][1] is found[1] for a in aliases):
+            private = [dotted(a.name) or "" for a in node.names if _private(dotted(a.name) or "")]
+            if private and found[1].replace is not None:
+                self.ctx.report(found[0].code, node, _private_message(f"{module}.{private[0]}"))
+                return
             self._report_import(node, found, module, None, origin)
             return
         if not aliases:
