@@ -157,8 +157,7 @@ class ImportsChecker(Checker):
 
     # ------------------------------------------------------------ references
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
-            return
+        # Import statements are visited whole (kmigrate.walk), so this is always a usage.
         raw = self.ctx.names.raw(node)
         if raw is None:
             return
@@ -179,10 +178,7 @@ class ImportsChecker(Checker):
             self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(PYTHON_KERAS), fix)
 
     def visit_Name(self, node: cst.Name) -> None:
-        parent = self.ctx.parent()
-        if isinstance(parent, cst.Attribute) or any(
-            isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]
-        ):
+        if isinstance(self.ctx.parent(), cst.Attribute):
             return
         raw = self.ctx.names.raw(node)
         if raw is not None and keras_origin(raw) == TF_KERAS:
