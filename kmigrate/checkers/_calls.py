@@ -161,3 +161,17 @@ def is_zero(node: cst.BaseExpression) -> bool:
         except ValueError:
             return False
     return False
+
+
+class _Comments(cst.CSTVisitor):
+    found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def has_comment(node: cst.CSTNode) -> bool:
+    """Whether ``node`` holds a comment (a rewrite that re-renders it would drop it)."""
+    finder = _Comments()
+    node.visit(finder)
+    return finder.found

@@ -15,6 +15,7 @@ from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, LEGACY
 from kmigrate.checkers.optimizers import is_optimizer
 from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
+from kmigrate.checkers._calls import has_comment as _has_comment
 
 KM_DEFAULTS, KM_REMOVED, KM_COMPAT = "KM151", "KM250", "KM501"
 PREFIX = "keras.backend."
@@ -27,19 +28,6 @@ _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Flo
 def _atom(module: cst.Module, expr: cst.BaseExpression) -> str:
     code = module.code_for_node(expr)
     return code if isinstance(expr, _ATOMS) else f"({code})"
-
-
-class _Comments(cst.CSTVisitor):
-    found = False
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found = True
-
-
-def _has_comment(node: cst.CSTNode) -> bool:
-    finder = _Comments()
-    node.visit(finder)
-    return finder.found
 
 
 class BackendChecker(Checker):

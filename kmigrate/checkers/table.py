@@ -10,19 +10,7 @@ from kmigrate.catalogue import DefaultEntry, KeywordEntry, Rule, StringEntry, Sy
 from kmigrate.checkers import _calls
 from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import canonical, dotted, keras_origin
-
-
-class _Comments(cst.CSTVisitor):
-    found = False
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found = True
-
-
-def _has_comment(node: cst.CSTNode) -> bool:
-    finder = _Comments()
-    node.visit(finder)
-    return finder.found
+from kmigrate.checkers._calls import has_comment as _has_comment
 
 
 def _private(tail: str) -> bool:
