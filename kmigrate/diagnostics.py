@@ -94,9 +94,12 @@ class FileError:
     message: str
     line: int | None = None
     column: int | None = None
+    cell: int | None = None  # notebooks: 1-based cell index; line/column are in that cell
 
     def render(self) -> str:
         where = self.path
+        if self.cell is not None:
+            where += f":cell {self.cell}"
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:

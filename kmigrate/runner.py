@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
+import warnings
 from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
@@ -46,11 +49,34 @@ def mentions_keras(text: str) -> bool:
     return any(marker in text for marker in _MARKERS)
 
 
+_LIBCST_AT = re.compile(r"^(?:parser error: )?error at \d+:\d+: ")
+
+
+def _python_syntax_error(text: str) -> tuple[str, int, int] | None:
+    """Python's own message and position for a syntax error (libcst's point at the next token)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        if exc.lineno is None:
+            return None
+        return exc.msg, exc.lineno, max(1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
 def parse(text: str, display: str) -> cst.Module | FileError:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        precise = _python_syntax_error(text)
+        if precise is not None:
+            message, line, column = precise
+            return FileError(display, f"cannot parse: {message}", line, column)
         first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+        first = _LIBCST_AT.sub("", first)
         return FileError(display, f"cannot parse: {first}", exc.editor_line, exc.editor_column)
     except (RecursionError, MemoryError):
         return FileError(display, "cannot parse: source too deeply nested")
@@ -182,5 +208,4 @@ def source_error(source: SourceFile, error: FileError) -> FileError:
     from kmigrate.diagnostics import Span
 
     cell, span = source.map_span(Span(error.line, error.column or 1, error.line, error.column or 1))
-    where = f"cell {cell}: " if cell is not None else ""
-    return dataclasses.replace(error, message=where + error.message, line=span.line, column=span.column)
+    return dataclasses.replace(error, cell=cell, line=span.line, column=span.column)

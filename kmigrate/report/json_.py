@@ -52,7 +52,7 @@ def render(report: Report) -> str:
         "version": 1,
         "diagnostics": [diagnostic_json(d) for d in report.diagnostics],
         "errors": [
-            {"path": e.path, "line": e.line, "column": e.column, "message": e.message}
+            {"path": e.path, "cell": e.cell, "line": e.line, "column": e.column, "message": e.message}
             for e in report.errors
         ],
         "summary": {
