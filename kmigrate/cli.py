@@ -44,7 +44,7 @@ from kmigrate.options import (  # noqa: F401 - re-exported for commands added el
 )
 from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
 from kmigrate.report import Report
-from kmigrate.runner import FileResult, Vetter, parse
+from kmigrate.results import FileResult, Vetter
 from kmigrate.sources import atomic_write
 
 app = typer.Typer(
@@ -330,6 +330,8 @@ def _add_suppressions(run: Run, results: list[FileResult]) -> int:
         new_text, n = suppressions.add(r.source.text, todo)
         if not n:
             continue
+        from kmigrate.runner import parse
+
         if isinstance(parse(new_text, r.display), FileError):
             errors.append(FileError(r.display, "adding suppressions would break the file; left unchanged"))
             continue

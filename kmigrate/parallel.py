@@ -21,7 +21,7 @@ from pathlib import Path
 from kmigrate import __version__
 from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, FileError
-from kmigrate.runner import FileResult, Vetter, process_source
+from kmigrate.results import FileResult, Vetter
 from kmigrate.sources import read_source
 from kmigrate.versions import Target
 
@@ -124,6 +124,8 @@ def process_one(path: Path, job: Job, vet: Vetter | None = None) -> FileResult:
             if hit is not None:
                 diagnostics, error = hit
                 return FileResult(display, diagnostics, error=error, source=source)
+        from kmigrate.runner import process_source  # libcst: only when something is parsed
+
         result = process_source(
             source, rules, job.target, fix=job.fix, unsafe=job.unsafe, vet=vet, report_unused=job.report_unused
         )

@@ -18,27 +18,8 @@ from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.engine import analyse
 from kmigrate.fixes import MAX_ITERATIONS, apply_edits, fixable
 from kmigrate.sources import SourceFile, read_source
+from kmigrate.results import FileResult, Vetter
 from kmigrate.versions import Target
-
-
-Vetter = Callable[[str, list[Diagnostic]], list[Diagnostic]]
-
-
-@dataclass(frozen=True)
-class FileResult:
-    display: str
-    diagnostics: tuple[Diagnostic, ...] = ()
-    error: FileError | None = None
-    source: SourceFile | None = None
-    fixed_text: str | None = None  # the rewritten text, when fixing changed something
-    fixes_applied: int = 0
-    fixed_codes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    initial: tuple[Diagnostic, ...] = ()  # with ``fix``: the findings before fixing
-
-    @property
-    def changed(self) -> bool:
-        return self.fixed_text is not None
 
 
 _MARKERS = ("keras", "tensorflow")
