@@ -124,19 +124,30 @@ class Discovery:
     force_exclude: bool = False  # apply excludes to explicitly named files too (pre-commit)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
+    def _name_regex(self) -> re.Pattern[str] | None:
+        """All plain-name patterns as one compiled regex (this runs for every directory entry)."""
+        cached = self.__dict__.get("_name_re", False)
+        if cached is not False:
+            return cached
+        names = [p for p in (*self.exclude, *self.extend_exclude) if "/" not in p]
+        regex = re.compile("|".join(fnmatch.translate(p) for p in names)) if names else None
+        self.__dict__["_name_re"] = regex
+        return regex
+
     def _excluded_name(self, path: Path) -> bool:
-        name = path.name
+        regex = self._name_regex()
+        if regex is not None and regex.match(path.name):
+            return True
         for pat in (*self.exclude, *self.extend_exclude):
-            if "/" in pat:
-                if os.path.isabs(pat):
-                    # Anchored at the configuration's directory (see config.py).
-                    if fnmatch.fnmatch(os.path.abspath(path), pat):
-                        return True
-                elif fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
-                    path.as_posix(), f"*/{pat.strip('/')}"
-                ):
+            if "/" not in pat:
+                continue
+            if os.path.isabs(pat):
+                # Anchored at the configuration's directory (see config.py).
+                if fnmatch.fnmatch(os.path.abspath(path), pat):
                     return True
-            elif fnmatch.fnmatch(name, pat):
+            elif fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
+                path.as_posix(), f"*/{pat.strip('/')}"
+            ):
                 return True
         return False
 
