@@ -137,7 +137,10 @@ def process_source(
         return FileResult(display, (), source=source, initial=())
     first = check_text(source.text, display, rules, target, report_unused=report_unused)
     if isinstance(first, FileError):
-        return FileResult(display, error=source_error(source, first), source=source)
+        error = source_error(source, first)
+        if source.is_notebook and not fix:
+            return _check_other_cells(source, error, rules, target, report_unused)
+        return FileResult(display, error=error, source=source)
     if not fix:
         return FileResult(display, _map(source, first), source=source)
 
@@ -181,6 +184,49 @@ def process_source(
         warnings=tuple(warnings),
         initial=_map(source, initial if initial is not None else diags),
     )
+
+
+def _check_other_cells(
+    source: SourceFile,
+    error: FileError,
+    rules: dict[str, Rule],
+    target: Target,
+    report_unused: bool,
+) -> FileResult:
+    """A notebook with cells that do not parse: report them, and check the others.
+
+    Each bad cell is replaced by ``pass`` lines in the analysed text (same line count, so every
+    other position stays right). Only for reporting: a notebook with a bad cell is never fixed.
+    """
+    from kmigrate.notebooks import BOUNDARY
+
+    sep = "\n" + BOUNDARY + "\n"
+    text = source.text
+    errors = [error]
+    for _ in range(20):
+        bad = errors[-1].cell
+        cells = getattr(source, "cells", ())
+        chunks = text.split(sep)
+        index = next((i for i, c in enumerate(cells) if c.index == bad), None)
+        if index is None or len(chunks) != len(cells):
+            break
+        lines = chunks[index].count("\n") + 1
+        chunks[index] = "\n".join(["pass"] * lines)
+        text = sep.join(chunks)
+        found = check_text(text, source.display, rules, target, report_unused=report_unused)
+        if not isinstance(found, FileError):
+            diags = _map(source, [d for d in found if _cell_of(source, d) not in {e.cell for e in errors}])
+            message = "; ".join(f"cell {e.cell}: {e.message}" for e in errors[1:])
+            first = errors[0]
+            if message:
+                first = dataclasses.replace(first, message=f"{first.message} (also {message})")
+            return FileResult(source.display, diags, error=first, source=source)
+        errors.append(source_error(source, found))
+    return FileResult(source.display, error=error, source=source)
+
+
+def _cell_of(source: SourceFile, d: Diagnostic) -> int | None:
+    return source.map_span(d.span)[0]
 
 
 def source_error(source: SourceFile, error: FileError) -> FileError:
