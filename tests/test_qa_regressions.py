@@ -21,3 +21,17 @@ def test_spelling_follows_the_keras_import_not_a_bare_tensorflow_import(fix_code
 def test_tensorflow_alone_still_spells_tf_keras() -> None:
     names = Names(cst.parse_module("import tensorflow as tf\n"))
     assert names.origin == "tensorflow.keras"
+
+
+def test_bare_name_resolves_to_the_star_module_that_exports_it() -> None:
+    # `from keras.models import *` + `from keras.layers import *`: a layer is not a `keras.models` name.
+    code = "from keras.models import *\nfrom keras.layers import *\nfrom keras.optimizers import *\nx = 1\n"
+    names = Names(cst.parse_module(code))
+    assert names.resolve(cst.Name("ConvLSTM2D")) == "keras.layers.ConvLSTM2D"
+    assert names.resolve(cst.Name("Model")) == "keras.models.Model"
+    assert names.resolve(cst.Name("Adam")) == "keras.optimizers.Adam"
+
+
+def test_two_star_imports_still_flag_a_layer(fix_code) -> None:
+    code = "from keras.models import *\nfrom keras.layers import *\nx = ConvLSTM2D(4, 3)\n"
+    assert "recurrent_activation=" in fix_code(code, select=("KM106",))
