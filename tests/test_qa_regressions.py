@@ -35,3 +35,16 @@ def test_bare_name_resolves_to_the_star_module_that_exports_it() -> None:
 def test_two_star_imports_still_flag_a_layer(fix_code) -> None:
     code = "from keras.models import *\nfrom keras.layers import *\nx = ConvLSTM2D(4, 3)\n"
     assert "recurrent_activation=" in fix_code(code, select=("KM106",))
+
+
+def test_removing_the_last_argument_keeps_the_closing_paren_on_its_line(fix_code) -> None:
+    code = "import keras\nm = keras.Model()\nm.fit(\n    x,\n    epochs=2,\n    workers=4\n)\n"
+    assert fix_code(code, select=("KM352",)).endswith("m.fit(\n    x,\n    epochs=2\n)\n")
+
+
+def test_appending_after_an_untrailed_last_argument_keeps_the_layout() -> None:
+    from kmigrate.checkers import _calls
+
+    call = cst.parse_expression("f(\n    x,\n    y\n)")
+    assert isinstance(call, cst.Call)
+    assert cst.Module([]).code_for_node(_calls.append(call, "z", "1")) == "f(\n    x,\n    y,\n    z=1\n)"
