@@ -48,3 +48,13 @@ def test_appending_after_an_untrailed_last_argument_keeps_the_layout() -> None:
     call = cst.parse_expression("f(\n    x,\n    y\n)")
     assert isinstance(call, cst.Call)
     assert cst.Module([]).code_for_node(_calls.append(call, "z", "1")) == "f(\n    x,\n    y,\n    z=1\n)"
+
+
+def test_backend_function_the_module_patches_in_is_not_flagged(fix_code) -> None:
+    # `K.flatten = flatten` at module level: `K.flatten(x)` calls the module's own function.
+    code = (
+        "import keras.backend as K\n\ndef flatten(x):\n    return x\n\n"
+        "def f(x):\n    return K.flatten(x) + K.sum(x)\n\nK.flatten = flatten\n"
+    )
+    fixed = fix_code(code, select=("KM250",))
+    assert "K.flatten(x)" in fixed and "K.sum(x)" not in fixed
