@@ -24,6 +24,21 @@ KERAS_ORIGINS: tuple[str, ...] = (
 )
 # Modules that expose Keras as their ``.keras`` attribute.
 KERAS_PARENTS: tuple[str, ...] = ("tensorflow.compat.v2", "tensorflow.compat.v1", "tensorflow")
+# Public names of the small Keras modules, to tell which of several ``from keras.X import *``
+# a bare name comes from (``from keras.models import *`` + ``from keras.layers import *`` is the
+# usual pair); a name none of these lists holds comes from a star module not listed here.
+_STAR_MEMBERS: dict[str, frozenset[str]] = {
+    "keras.models": frozenset({
+        "Model", "Sequential", "load_model", "save_model", "model_from_json", "model_from_yaml",
+        "model_from_config", "clone_model"}),
+    "keras.optimizers": frozenset({
+        "Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam", "Ftrl",
+        "AdamW", "Lion", "schedules", "legacy"}),
+    "keras.callbacks": frozenset({
+        "Callback", "CallbackList", "BaseLogger", "History", "ProgbarLogger", "ModelCheckpoint",
+        "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "TensorBoard", "CSVLogger",
+        "LambdaCallback", "TerminateOnNaN", "RemoteMonitor", "BackupAndRestore"}),
+}
 
 
 def keras_origin(raw: str) -> str | None:
@@ -273,7 +288,7 @@ class Names:
         binding = self._bindings.get(node.value)
         if binding is None:
             if self._star_modules and not parts:
-                return f"{self._star_modules[0]}.{node.value}"
+                return f"{self._star_module_for(node.value)}.{node.value}"
             return None
         if binding.instance:
             if not parts:
@@ -281,6 +296,17 @@ class Names:
             return None
         base = binding.raw
         return ".".join([base, *reversed(parts)]) if parts else base
+
+    def _star_module_for(self, name: str) -> str:
+        modules = self._star_modules
+        if len(modules) > 1:
+            for module in modules:
+                if name in _STAR_MEMBERS.get(canonical(module), ()):
+                    return module
+            rest = [m for m in modules if canonical(m) not in _STAR_MEMBERS]
+            if rest:
+                return rest[0]
+        return modules[0]
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
         """Canonical name (``keras.optimizers.Adam``) of a Name/Attribute chain, else None."""

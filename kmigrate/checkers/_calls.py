@@ -85,13 +85,18 @@ def with_args(call: cst.Call, args: Sequence[cst.Arg]) -> cst.Call:
         if isinstance(a.comma, cst.Comma):
             sep = _without_comment(a.comma)
             break
+    # The whitespace before `)` is the last argument's `whitespace_after_arg`: it stays at the
+    # end when the last argument is removed or another one is appended after it.
+    closing = original[-1].whitespace_after_arg if original else cst.SimpleWhitespace("")
     out = []
     for i, arg in enumerate(args):
         if i < len(args) - 1:
-            comma = arg.comma if isinstance(arg.comma, cst.Comma) and arg is not original[-1] else sep
-            out.append(arg.with_changes(comma=comma))
+            moved = bool(original) and arg is original[-1]
+            comma = arg.comma if isinstance(arg.comma, cst.Comma) and not moved else sep
+            out.append(arg.with_changes(comma=comma, whitespace_after_arg=cst.SimpleWhitespace(""))
+                       if moved else arg.with_changes(comma=comma))
         else:
-            out.append(arg.with_changes(comma=last_comma))
+            out.append(arg.with_changes(comma=last_comma, whitespace_after_arg=closing))
     return call.with_changes(args=out)
 
 

@@ -30,9 +30,36 @@ def _atom(module: cst.Module, expr: cst.BaseExpression) -> str:
     return code if isinstance(expr, _ATOMS) else f"({code})"
 
 
+def _patched(module: cst.Module, names) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    """Backend functions the module defines itself (``K.where = where``, module level, also under
+    ``if``/``try``): ``K.where`` then calls the module's own function, not Keras 2's."""
+    found: set[str] = set()
+    stack: list[cst.CSTNode] = list(module.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With)):
+            stack.extend(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ())
+            stack.extend(x for x in (getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None)) if x)
+            stack.extend(getattr(stmt, "handlers", ()))
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+                for target in targets:
+                    if isinstance(target, cst.Attribute) and names.resolve(target.value) == "keras.backend":
+                        found.add(target.attr.value)
+    return frozenset(found)
+
+
 class BackendChecker(Checker):
+    patched: frozenset[str] = frozenset()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.patched = _patched(node, self.ctx.names)
+
     def _function(self, node: cst.BaseExpression) -> tuple[str, str] | None:
         """(function name, import origin) when ``node`` names a removed ``keras.backend`` function."""
+        if self.patched and isinstance(node, cst.Attribute) and node.attr.value in self.patched:
+            return None
         raw = self.ctx.names.raw(node)
         origin = keras_origin(raw) if raw is not None else None
         if raw is None or origin is None:

@@ -10,6 +10,7 @@ KM408, ...) run first; once they have, a later fix pass can switch the imports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -37,6 +38,53 @@ COMPAT_ONLY: frozenset[str] = frozenset({
     *(f"keras.preprocessing.sequence.{n}" for n in ("TimeseriesGenerator", "skipgrams", "make_sampling_table")),
 })
 COMPAT_ONLY_PREFIXES = ("keras.preprocessing.text",)
+# Keras 3's public top-level names (`dir(keras)` of keras 3.15) and public modules deeper than
+# one level: a `tensorflow.python.keras` import is only redirected to a path that exists there.
+_KERAS3_TOP = frozenset({
+    "DTypePolicy", "FloatDTypePolicy", "Function", "Initializer", "Input", "InputSpec", "KerasTensor",
+    "Layer", "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer",
+    "Sequential", "Variable", "activations", "applications", "backend", "callbacks", "config",
+    "constraints", "datasets", "distribution", "dtype_policies", "export", "initializers", "layers",
+    "legacy", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "preprocessing",
+    "quantizers", "random", "regularizers", "saving", "tree", "utils", "visualization", "wrappers",
+})
+_KERAS3_DEEP = ("keras.optimizers.schedules", "keras.preprocessing.image", "keras.preprocessing.sequence",
+                "keras.applications.", "keras.datasets.")
+# Private Keras 2 paths that KM407 reports (and rewrites where it can): redirecting to them keeps
+# a finding on the line, so the import is not silently turned into a ModuleNotFoundError.
+_KM407_PATHS = ("keras.engine", "keras.layers.", "keras.utils.np_utils", "keras.utils.vis_utils",
+                "keras.utils.generic_utils", "keras.utils.data_utils", "keras.utils.multi_gpu",
+                "keras.utils.training_utils", "keras.wrappers.scikit_learn", "keras.callbacks.experimental",
+                "keras.experimental", "keras.premade", "keras.estimator", "keras.dtensor")
+# A lower-case name imported from a public package that is really one of Keras 2's private
+# modules (`utils.tf_utils`, `utils.conv_utils`, `layers.base_layer_utils`, ...).
+_MODULE_LIKE = re.compile(r"(_utils?|_config|_v\d|_lib)$|^(tf_|base_)")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    # "a.b." matches strictly below a.b; "a.b" matches a.b itself and below.
+    return any(path.startswith(p) if p.endswith(".") else path == p or path.startswith(p + ".") for p in prefixes)
+
+
+def _known_path(path: str) -> bool:
+    parts = path.split(".")
+    if len(parts) == 1 or (len(parts) == 2 and parts[1] in _KERAS3_TOP):
+        return True
+    return _under(path, _KM407_PATHS) or _under(path, _KERAS3_DEEP)
+
+
+def redirect_exists(module: str, names: list[str]) -> bool:
+    """Whether `from <module> import <names>` (module already rewritten to `keras...`) can work
+    in Keras 3 or is reported by KM407; ``names`` empty for a plain ``import module``."""
+    if not _known_path(module):
+        return False
+    for name in names:
+        if module == "keras":
+            if name not in _KERAS3_TOP:
+                return False
+        elif name[:1].islower() and _MODULE_LIKE.search(name) and not _known_path(f"{module}.{name}"):
+            return False
+    return True
 
 
 def compat_only(name: str) -> bool:
@@ -113,8 +161,12 @@ class ImportsChecker(Checker):
                     self._block(f"{canonical(module)}.{dotted(alias.name)}", alias)
         elif origin == PYTHON_KERAS:
             home = self._home()
-            self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(module), FixSpec(
-                f"Import from `{home}`", (NodeEdit(node.module, home + module[len(PYTHON_KERAS):]),)))
+            rest = module[len(PYTHON_KERAS):]
+            imported = [] if isinstance(names, cst.ImportStar) else [dotted(a.name) or "" for a in names]
+            fix = None
+            if redirect_exists("keras" + rest, imported):  # else an ImportError nothing reports
+                fix = FixSpec(f"Import from `{home}`", (NodeEdit(node.module, home + rest),))
+            self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(module), fix)
 
     def _keras_module_import(self, node: cst.ImportFrom, module: str, alias: cst.ImportAlias) -> None:
         local = alias.asname.name.value if alias.asname is not None else "keras"  # type: ignore[union-attr]
@@ -146,7 +198,8 @@ class ImportsChecker(Checker):
             elif origin == PYTHON_KERAS:
                 fix = None
                 home = self._home()
-                if alias.asname is not None and (home != TF_KERAS or raw != PYTHON_KERAS):
+                if (alias.asname is not None and (home != TF_KERAS or raw != PYTHON_KERAS)
+                        and redirect_exists("keras" + raw[len(PYTHON_KERAS):], [])):
                     fix = FixSpec(f"Import `{home}`", (NodeEdit(alias.name, home + raw[len(PYTHON_KERAS):]),))
                 self.ctx.report(KM_PYTHON_KERAS, alias, self._python_keras_message(raw), fix)
 

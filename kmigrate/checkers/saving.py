@@ -235,7 +235,8 @@ class SavingChecker(Checker):
     def _weights_name(self, path: Path) -> str | None:
         if path.tail.endswith(("/", "\\")):
             return None
-        for ext in (".h5", ".hdf5", ".H5"):
+        # `best.weights` becomes `best.weights.h5`, not `best.weights.weights.h5`.
+        for ext in (".h5", ".hdf5", ".H5", ".weights"):
             if path.tail.endswith(ext):
                 return _with_tail(self.ctx.module, path, ext, ".weights.h5")
         return _with_tail(self.ctx.module, path, "", ".weights.h5")
