@@ -189,13 +189,19 @@ def _requirements(path: Path, root: Path, seen: set[Path]) -> list[Pin]:
     return pins
 
 
-def _pyproject(path: Path, root: Path) -> list[Pin]:
+def _read_toml(path: Path) -> dict | None:
     text = _read(path)
     if text is None:
-        return []
+        return None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError:
+        return None
+
+
+def _pyproject(path: Path, root: Path) -> list[Pin]:
+    data = _read_toml(path)
+    if data is None:
         return []
     rel = _rel(path, root)
     pins: list[Pin] = []
@@ -321,12 +327,8 @@ def _environment_yml(path: Path, root: Path) -> list[Pin]:
 
 def _lockfile(path: Path, root: Path) -> list[Pin]:
     """uv.lock / poetry.lock: the resolved version, as exact as it gets."""
-    text = _read(path)
-    if text is None:
-        return []
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    data = _read_toml(path)
+    if data is None:
         return []
     rel = _rel(path, root)
     pins = []

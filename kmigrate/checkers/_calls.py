@@ -180,3 +180,34 @@ def has_comment(node: cst.CSTNode) -> bool:
     finder = _Comments()
     node.visit(finder)
     return finder.found
+
+
+def bind_params(
+    call: cst.Call,
+    params: Sequence[str],
+    *,
+    strict: bool = False,
+    ignore: Sequence[str] = (),
+) -> dict[str, cst.Arg] | None:
+    """Parameter name -> argument of ``call`` for a signature ``params``.
+
+    None when the call cannot be read: ``*args``/``**kwargs``, too many positionals, or (with
+    ``strict``) a keyword outside ``params`` or given twice. Keywords in ``ignore`` are skipped.
+    """
+    out: dict[str, cst.Arg] = {}
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if index >= len(params):
+                return None
+            out[params[index]] = arg
+            index += 1
+        elif arg.keyword.value in ignore:
+            continue
+        elif not strict or (arg.keyword.value in params and arg.keyword.value not in out):
+            out[arg.keyword.value] = arg
+        else:
+            return None
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
+from kmigrate.checkers._calls import bind_params
 
 
 @dataclass(frozen=True)
@@ -122,23 +123,7 @@ def lookup(canonical: str) -> Op | None:
 
 def bind(call: cst.Call, op: Op) -> dict[str, cst.Arg] | None:
     """Map the TF call's arguments to ``op.params``; None if anything is not understood."""
-    out: dict[str, cst.Arg] = {}
-    index = 0
-    for arg in call.args:
-        if arg.star:
-            return None
-        if arg.keyword is None:
-            if index >= len(op.params):
-                return None
-            out[op.params[index]] = arg
-            index += 1
-        elif arg.keyword.value == "name":
-            continue
-        elif arg.keyword.value in op.params and arg.keyword.value not in out:
-            out[arg.keyword.value] = arg
-        else:
-            return None
-    return out
+    return bind_params(call, op.params, strict=True, ignore=("name",))
 
 
 def rewrite(call: cst.Call, op: Op, func: str, code_for) -> str | None:  # noqa: ANN001

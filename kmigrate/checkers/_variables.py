@@ -13,6 +13,7 @@ import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.engine import Context, InsertImport
+from kmigrate.checkers._calls import bind_params
 
 # tf.Variable(initial_value, trainable, validate_shape, caching_device, name, variable_def, dtype, ...)
 VARIABLE_ORDER = ("initial_value", "trainable", "validate_shape", "caching_device", "name",
@@ -40,19 +41,7 @@ FILLED = {
 
 def _bind(call: cst.Call, order: tuple[str, ...]) -> dict[str, cst.Arg] | None:
     """Parameter name -> argument, or None when the call cannot be read (``*args``, unknown)."""
-    out: dict[str, cst.Arg] = {}
-    index = 0
-    for arg in call.args:
-        if arg.star:
-            return None
-        if arg.keyword is None:
-            if index >= len(order):
-                return None
-            out[order[index]] = arg
-            index += 1
-        else:
-            out[arg.keyword.value] = arg
-    return out
+    return bind_params(call, order)
 
 
 def _dtype(ctx: Context, arg: cst.Arg | None) -> str | None:

@@ -13,14 +13,7 @@ import importlib
 import types
 from typing import Any
 
-KERAS_PREFIXES = (
-    "tensorflow.compat.v2.keras",
-    "tensorflow.compat.v1.keras",
-    "tensorflow.python.keras",
-    "tensorflow.keras",
-    "tf_keras",
-    "keras",
-)
+from kmigrate.names import KERAS_ORIGINS as KERAS_PREFIXES  # every spelling of Keras
 LEGACY_NAMES = ("SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl")
 
 
