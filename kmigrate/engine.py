@@ -96,6 +96,12 @@ class Checker:
     #: rule codes this checker may report (filled from the TOML files that name it)
     codes: ClassVar[frozenset[str]] = frozenset()
 
+    #: Identifiers one of which a file must contain for this checker to report anything in it
+    #: (in code, strings or comments: the test is a word search of the raw text). None: no such
+    #: word; the checker runs on every file that names Keras or TensorFlow. Files in which no
+    #: checker can report are never given to libcst (see :func:`screen`).
+    needles: ClassVar[frozenset[str] | None] = None
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
@@ -121,6 +127,9 @@ class Context:
         self._positions: object | None = None
 
     text: str | None = None
+
+    #: codes of the rules that may report in this file (see :func:`screen`); None: all of them
+    active: frozenset[str] | None = None
 
     def mentions(self, *words: str) -> bool:
         """Whether the source contains any of ``words`` (True when the text is not known)."""
@@ -310,11 +319,25 @@ class _Dispatcher:
         self.visits: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
         self.leaves: dict[str, list[Callable[[cst.CSTNode], object]]] = defaultdict(list)
         for checker in checkers:
-            for attr in dir(type(checker)):
-                if attr.startswith("visit_"):
-                    self.visits[attr[6:]].append(getattr(checker, attr))
-                elif attr.startswith("leave_"):
-                    self.leaves[attr[6:]].append(getattr(checker, attr))
+            for kind, node_type, attr in _hooks(type(checker)):
+                table = self.visits if kind == "visit" else self.leaves
+                table[node_type].append(getattr(checker, attr))
+
+
+_HOOKS: dict[type, tuple[tuple[str, str, str], ...]] = {}
+
+
+def _hooks(cls: type) -> tuple[tuple[str, str, str], ...]:
+    """``(kind, node type, method name)`` of a checker class's visit_/leave_ methods."""
+    found = _HOOKS.get(cls)
+    if found is None:
+        found = tuple(
+            (attr[:5], attr[6:], attr)
+            for attr in dir(cls)
+            if attr.startswith(("visit_", "leave_"))
+        )
+        _HOOKS[cls] = found
+    return found
 
 
 @dataclass
@@ -322,6 +345,89 @@ class Analysis:
     """The result of checking one parsed module."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def words(text: str) -> frozenset[str]:
+    """Every identifier-like word of ``text``, in code, strings and comments alike."""
+    return frozenset(_WORD.findall(text))
+
+
+def _pattern_word(pattern: str) -> str | None:
+    """The last component of a dotted name or fnmatch pattern, when it is a plain identifier.
+
+    A canonical name ``keras.a.b.C`` can only resolve in a file whose text holds ``C``: names
+    are resolved from import statements and attribute chains, and canonicalisation only swaps
+    the import root (``tf.keras`` -> ``keras``), never a later component.
+    """
+    last = pattern.rsplit(".", 1)[-1]
+    return last if last.isidentifier() else None
+
+
+def _longest_word(text: str) -> str | None:
+    found = _WORD.findall(text)
+    return max(found, key=len) if found else None
+
+
+def _table_needles(rule: Rule) -> frozenset[str] | None:
+    """Words a file must hold for ``rule``'s tables to match anything in it (None: unknown)."""
+    out: set[str] = set()
+    for sym in rule.symbols:
+        word = _pattern_word(sym.name)
+        if word is None:
+            return None
+        out.add(word)
+    for kw in rule.keywords:  # the keyword itself is spelled out at the call
+        out.add(kw.name)
+    for default in rule.defaults:  # fires when a keyword is absent: the callee is the clue
+        word = _pattern_word(default.callee)
+        if word is None:
+            return None
+        out.add(word)
+    for string in rule.strings:  # the value is spelled out in a string literal
+        word = _longest_word(string.value)
+        if word is None:
+            return None
+        out.add(word)
+    return frozenset(out)
+
+
+_NEEDLES: dict[tuple[str, int], frozenset[str] | None] = {}
+
+
+def rule_needles(rule: Rule) -> frozenset[str] | None:
+    """Words one of which a file must contain for ``rule`` to fire in it (None: unknown)."""
+    key = (rule.code, id(rule))
+    if key in _NEEDLES:
+        return _NEEDLES[key]
+    parts: list[frozenset[str] | None] = []
+    if rule.has_table:
+        parts.append(_table_needles(rule))
+    if rule.checker:
+        parts.append(checker_class(rule.checker).needles)
+    found: frozenset[str] | None = None
+    if parts and all(p is not None for p in parts):
+        found = frozenset().union(*parts)  # type: ignore[arg-type]
+    _NEEDLES[key] = found
+    return found
+
+
+def screen(rules: dict[str, Rule], text: str) -> frozenset[str]:
+    """Codes of the rules that may fire in ``text``: the others need no parse and no visit.
+
+    Conservative by construction: a rule is dropped only when none of its needle words occurs
+    anywhere in the text. The result is the same as running every rule (a test compares both
+    on the fixtures and on large real code bases).
+    """
+    present = words(text)
+    out = []
+    for code, rule in rules.items():
+        needles = rule_needles(rule)
+        if needles is None or not needles.isdisjoint(present):
+            out.append(code)
+    return frozenset(out)
 
 
 def checkers_for(rules: Iterable[Rule]) -> list[type[Checker]]:
@@ -341,18 +447,27 @@ def analyse(
     target: Target,
     names: Names | None = None,
     text: str | None = None,
+    active: frozenset[str] | None = None,
 ) -> list[Diagnostic]:
     """Run every enabled rule over ``module`` in one visit and return its diagnostics.
 
     ``text`` is the module's source, when the caller has it: checkers use it for cheap
-    "could this file possibly match" tests before expensive analyses.
+    "could this file possibly match" tests before expensive analyses. ``active`` (from
+    :func:`screen`) limits the visit to the rules that may fire; ``ctx.rules`` stays the whole
+    enabled set, so that a checker asking whether another rule is enabled gets the same answer.
     """
+    if active is not None:
+        chosen = [r for code, r in rules.items() if code in active]
+    else:
+        chosen = list(rules.values())
+    classes = checkers_for(chosen)
+    if not classes:
+        return []
     names = names or Names(module)
     ctx = Context(path, module, names, rules, target)
     ctx.text = text
-    checkers = [cls(ctx) for cls in checkers_for(rules.values())]
-    if not checkers:
-        return []
+    ctx.active = active
+    checkers = [cls(ctx) for cls in classes]
     dispatcher = _Dispatcher(ctx, checkers)
     walk(module, dispatcher.visits, dispatcher.leaves, ctx.ancestors)
     if not ctx.reports:

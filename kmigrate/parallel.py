@@ -40,6 +40,7 @@ class Job:
     report_unused: bool = False  # --report-unused-suppressions
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # glob -> selectors
     base: Path | None = None  # per-file-ignores globs are relative to it
+    use_screen: bool = True  # False: every rule visits every file (for tests of the screen)
 
     def rules_for(self, path: Path) -> dict[str, Rule]:
         if not self.per_file_ignores:
@@ -127,7 +128,14 @@ def process_one(path: Path, job: Job, vet: Vetter | None = None) -> FileResult:
         from kmigrate.runner import process_source  # libcst: only when something is parsed
 
         result = process_source(
-            source, rules, job.target, fix=job.fix, unsafe=job.unsafe, vet=vet, report_unused=job.report_unused
+            source,
+            rules,
+            job.target,
+            fix=job.fix,
+            unsafe=job.unsafe,
+            vet=vet,
+            report_unused=job.report_unused,
+            use_screen=job.use_screen,
         )
         if cache_file is not None:
             _store(cache_file, (result.diagnostics, result.error))

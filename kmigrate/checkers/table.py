@@ -38,6 +38,8 @@ class TableChecker(Checker):
         self.defaults: list[tuple[Rule, DefaultEntry]] = []
         self.strings: list[tuple[Rule, StringEntry]] = []
         for rule in ctx.rules.values():
+            if ctx.active is not None and rule.code not in ctx.active:
+                continue  # none of its words is in the file (engine.screen)
             self.symbols += [(rule, e) for e in rule.symbols]
             self.keywords += [(rule, e) for e in rule.keywords]
             self.defaults += [(rule, e) for e in rule.defaults]
