@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -98,9 +98,10 @@ class Checker:
 
     #: Identifiers one of which a file must contain for this checker to report anything in it
     #: (in code, strings or comments: the test is a word search of the raw text). None: no such
-    #: word; the checker runs on every file that names Keras or TensorFlow. Files in which no
-    #: checker can report are never given to libcst (see :func:`screen`).
-    needles: ClassVar[frozenset[str] | None] = None
+    #: word; the checker runs on every file that names Keras or TensorFlow. A mapping gives the
+    #: words per rule code (a code it lacks has none). Files in which no rule can report are
+    #: never given to libcst (see :func:`screen`).
+    needles: ClassVar[frozenset[str] | Mapping[str, frozenset[str] | None] | None] = None
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -406,7 +407,10 @@ def rule_needles(rule: Rule) -> frozenset[str] | None:
     if rule.has_table:
         parts.append(_table_needles(rule))
     if rule.checker:
-        parts.append(checker_class(rule.checker).needles)
+        declared = checker_class(rule.checker).needles
+        if isinstance(declared, Mapping):
+            declared = declared.get(rule.code)
+        parts.append(declared)
     found: frozenset[str] | None = None
     if parts and all(p is not None for p in parts):
         found = frozenset().union(*parts)  # type: ignore[arg-type]

@@ -124,3 +124,19 @@ def test_a_file_no_rule_can_fire_in_is_not_parsed_by_libcst(monkeypatch) -> None
 def test_a_screened_file_with_a_syntax_error_is_still_reported() -> None:
     found = check_text("import keras\nx = (\n", "x.py", {"KM135": ALL_RULES["KM135"]}, TARGET)
     assert isinstance(found, FileError) and found.message.startswith("cannot parse")
+
+
+def test_needles_may_be_given_per_rule(monkeypatch) -> None:
+    from kmigrate.engine import Checker
+
+    class Probe(Checker):
+        needles = {"KM101": frozenset({"decay"}), "KM102": None}
+
+    monkeypatch.setattr(engine, "checker_class", lambda name: Probe)
+    monkeypatch.setattr(engine, "_NEEDLES", {})
+    km101, km102 = ALL_RULES["KM101"], ALL_RULES["KM102"]
+    assert engine.rule_needles(km101) == {"decay"}
+    assert engine.rule_needles(km102) is None
+    rules = {"KM101": km101, "KM102": km102}
+    assert engine.screen(rules, "import keras\n") == {"KM102"}
+    assert engine.screen(rules, "import keras\nx = 'decay'\n") == {"KM101", "KM102"}
