@@ -85,6 +85,7 @@ def fix(text: str) -> tuple[str, object]:
 @given(st.one_of(program(), mutated()))
 def test_check_and_fix_never_break_code(text: str) -> None:
     diags = check_text(text, "gen.py", RULES, Target())
+    assert check_text(text, "gen.py", RULES, Target(), use_screen=False) == diags  # the word screen changes nothing
     try:
         cst.parse_module(text)
         parses = True
