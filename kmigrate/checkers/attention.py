@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
@@ -16,9 +18,19 @@ REMOVED_ATTRIBUTES = frozenset({
     "_build_from_signature", "_built_from_signature", "_query_shape", "_key_shape", "_value_shape",
     "_softmax_robust_masking",
 })
+# Keras 2 MultiHeadAttention methods whose overrides Keras 3 ignores or calls differently.
+OVERRIDE_HOOKS = frozenset({
+    "_build_from_signature", "_compute_attention", "_compute_attention_mask", "_make_output_dense",
+})
 
 
 class AttentionChecker(Checker):
+    # KM335 needs an `Attention`/`AdditiveAttention` call; every KM336 finding is on one of the
+    # private names (an override, an attribute, a `_compute_attention_mask` call).
+    needles: ClassVar[frozenset[str]] = (
+        frozenset(n.rsplit(".", 1)[-1] for n in CAUSAL_LAYERS) | REMOVED_ATTRIBUTES | OVERRIDE_HOOKS
+    )
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._mha_classes: set[str] = set()
@@ -97,6 +109,8 @@ class AttentionChecker(Checker):
 
     def _override(self, fn: cst.FunctionDef) -> None:
         name = fn.name.value
+        if name not in OVERRIDE_HOOKS:
+            return
         params = fn.params
         names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
         positional = len(params.posonly_params) + len(params.params) - 1  # without self

@@ -9,6 +9,8 @@ in statement order), skipping layers that keep the shape (activations, dropout, 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls, _renames
@@ -36,6 +38,9 @@ NON_FUSED = ("renorm", "virtual_batch_size", "adjustment")
 
 
 class BatchNormChecker(Checker):
+    # Every finding is on a call or import of one of the two classes.
+    needles: ClassVar[frozenset[str]] = frozenset(n.rsplit(".", 1)[-1] for n in (BN, SYNC_BN))
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.facts = ModuleFacts(ctx)

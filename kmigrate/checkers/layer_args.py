@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls, _renames
@@ -14,6 +16,9 @@ THETA_DEFAULT = "1.0"  # Keras 2's ThresholdedReLU(theta=1.0)
 
 
 class LayerArgsChecker(Checker):
+    # The keywords KM309/KM310 look for, and the class KM314 reports (call or import).
+    needles: ClassVar[frozenset[str]] = frozenset({"time_major", "constants", THRESHOLDED.rsplit(".", 1)[-1]})
+
     def visit_Call(self, node: cst.Call) -> None:
         names = self.ctx.names
         callee = names.resolve_keras(node.func)

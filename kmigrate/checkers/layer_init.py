@@ -10,6 +10,7 @@ still name them (found by scanning the signatures of keras 3.15's layers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import libcst as cst
 
@@ -63,6 +64,13 @@ class _Target:
 
 
 class LayerInitChecker(Checker):
+    # The keywords the findings are on (``name=`` for KM328, also ``add_weight``'s positional
+    # name), and the ``Layer`` base a positional ``super().__init__`` finding requires.
+    needles: ClassVar[frozenset[str]] = frozenset(
+        {"name", "add_weight", "dynamic", "input_dim", "input_shape", *STILL_ACCEPTED}
+        | {b.rsplit(".", 1)[-1] for b in LAYER_BASES}
+    )
+
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
             self._weight_name(node)

@@ -7,6 +7,7 @@ the enabled rules only, so that ``Adam(lr=1e-3, decay=1e-5)`` becomes one clean 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -81,6 +82,10 @@ class _Plan:
 
 
 class OptimizerChecker(Checker):
+    # A constructor finding needs its class name spelled (``keras.optimizers.Adam``); the
+    # ``lr`` findings need ``.lr``.
+    needles: ClassVar[frozenset[str]] = frozenset(OPTIMIZERS) | {"lr"}
+
     def visit_Call(self, node: cst.Call) -> None:
         callee = self.ctx.names.resolve_keras(node.func)
         cls = optimizer_class(callee)

@@ -8,6 +8,7 @@ model nor provably a metric is left alone (it may well be a layer, where the cal
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import libcst as cst
 
@@ -103,6 +104,8 @@ class _ModuleMetrics(cst.CSTVisitor):
 
 
 class ResetStatesChecker(Checker):
+    needles: ClassVar[frozenset[str]] = frozenset({"reset_states"})  # the method called
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._class_metrics: dict[int, set[str]] = {}

@@ -8,6 +8,8 @@ of them: `pad_sequences` padding on the left, a masking layer, and a cuDNN-eligi
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
@@ -72,6 +74,8 @@ class _ModuleFacts(cst.CSTVisitor):
 
 
 class RnnPaddingChecker(Checker):
+    # The finding is on a `pad_sequences` call (the rarest of the three facts it needs).
+    needles: ClassVar[frozenset[str]] = frozenset(n.rsplit(".", 1)[-1] for n in PAD_SEQUENCES)
     _facts: _ModuleFacts | None = None
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -9,7 +9,7 @@ class that is saved somewhere in the module) are decided in ``leave_Module``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
+from typing import ClassVar, cast
 
 import libcst as cst
 
@@ -62,6 +62,13 @@ def _with_tail(module: cst.Module, path: Path, old_ext: str, new_ext: str) -> st
 
 
 class SavingChecker(Checker):
+    # Each finding starts from one of these calls (functions by their last name component,
+    # methods by their attribute); KM255 also needs a save (`save`, `save_model`, `ModelCheckpoint`).
+    needles: ClassVar[frozenset[str]] = frozenset({
+        "save_model", "save", "load_model", "model_from_json", "ModelCheckpoint", "save_weights",
+        "load_weights", "to_yaml",
+    })
+
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
         self.pending = _Pending()
