@@ -20,10 +20,16 @@ TF_SEEDS = (
     "tensorflow.compat.v1.random.set_random_seed",
     "tensorflow.set_random_seed",
 )
+L1_L2 = "keras.regularizers.l1_l2"
 L1_L2_DEFAULT = "0.01"
 
 
 class ActivationChecker(Checker):
+    # KM105: the string or the function name `hard_sigmoid`; KM106, KM107, KM108: the callee.
+    needles = frozenset(
+        name.rsplit(".", 1)[-1] for name in (*HARD_SIGMOID_NAMES, *CONVLSTM, L1_L2, *TF_SEEDS)
+    )
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.facts = ModuleFacts(ctx)
@@ -104,7 +110,7 @@ class ActivationChecker(Checker):
             self._strings(node, callee)
             if callee in CONVLSTM:
                 self._convlstm(node, callee)
-            elif callee == "keras.regularizers.l1_l2":
+            elif callee == L1_L2:
                 self._l1_l2(node)
         elif callee in TF_SEEDS:
             self._seed(node)

@@ -41,6 +41,10 @@ class BuildShapeChecker(Checker):
     """Collects during the shared visit; reports when the method ends, unless the shape
     parameter was rebound in it (then it may well be a TensorShape again)."""
 
+    # Findings are only made inside a method of one of these names (``s[:-1] + [n]`` has no
+    # word of its own).
+    needles = frozenset(METHODS)
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._frames: list[_Frame | None] = []  # one per enclosing def

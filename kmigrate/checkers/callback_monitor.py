@@ -145,6 +145,9 @@ class _MetricScan(cst.CSTVisitor):
 
 
 class CallbackChecker(Checker):
+    # Both rules fire only on a call that resolves to one of these classes.
+    needles = frozenset(name.rsplit(".", 1)[-1] for name in MONITOR_CALLBACKS)
+
     _metrics: _Metrics | None = None
 
     def metric_object_name(self, node: cst.Call) -> str | None:

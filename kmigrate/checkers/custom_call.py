@@ -20,6 +20,7 @@ from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.walk import scan
 
 KM_CALL_KWARGS = "KM115"
+METHOD = "call"
 KEYS = ("training", "mask")
 
 
@@ -96,8 +97,11 @@ class _KwargsUses(cst.CSTVisitor):
 
 
 class CallKwargsChecker(Checker):
+    # Only a method named ``call`` is inspected (rarer than the keys it reads, "training"/"mask").
+    needles = frozenset({METHOD})
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if node.name.value != "call" or not self.ctx.enabled(KM_CALL_KWARGS):
+        if node.name.value != METHOD or not self.ctx.enabled(KM_CALL_KWARGS):
             return
         owner = self.ctx.parent(2)
         if not (isinstance(self.ctx.parent(), cst.IndentedBlock) and isinstance(owner, cst.ClassDef)):

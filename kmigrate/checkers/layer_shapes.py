@@ -16,6 +16,7 @@ KM_INPUT_LENGTH, KM_SHAPE_ATTR = "KM306", "KM307"
 SEQUENTIAL = ("keras.Sequential", "keras.models.Sequential")
 SHAPE_ATTRS = {"input_shape": "input", "output_shape": "output"}
 SHAPE_KWARGS = ("input_shape", "batch_input_shape", "input_dim")
+INPUT_LENGTH = "input_length"
 _COMPS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 
 
@@ -24,6 +25,9 @@ def _layers_attr(node: cst.BaseExpression) -> bool:
 
 
 class LayerShapeChecker(Checker):
+    # KM307 reads one of the shape attributes, KM306 passes the keyword.
+    needles = frozenset(SHAPE_ATTRS) | {INPUT_LENGTH}
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.layer_vars: list[str] = []  # loop variables over ``model.layers``
@@ -81,7 +85,7 @@ class LayerShapeChecker(Checker):
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.names.resolve_keras(node.func) != "keras.layers.Embedding":
             return
-        arg = _calls.keyword(node, "input_length")
+        arg = _calls.keyword(node, INPUT_LENGTH)
         if arg is None:
             return
         fix = self._input_length_fix(node, arg)

@@ -16,6 +16,7 @@ from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.names import canonical, dotted
 
 KM_REDUCTION = "KM354"
+KEYWORD = "reduction"
 
 ENUMS = (
     "keras.losses.Reduction",
@@ -49,9 +50,13 @@ _LAST_PARTS = frozenset({*_ENUM_NAMES, *MEMBERS})
 
 
 class LossReductionChecker(Checker):
+    # ``reduction="auto"`` spells the keyword; a reference to the enum (or its import) resolves
+    # to a name whose component ``Reduction``/``ReductionV2`` is spelled in the file.
+    needles = _ENUM_NAMES | {KEYWORD}
+
     # ------------------------------------------------------------ reduction="auto"
     def visit_Call(self, node: cst.Call) -> None:
-        arg = _calls.keyword(node, "reduction")
+        arg = _calls.keyword(node, KEYWORD)
         if arg is None or string_arg(arg.value) != "auto":
             return
         callee = self.ctx.names.resolve_keras(node.func)

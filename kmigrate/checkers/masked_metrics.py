@@ -12,10 +12,25 @@ import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.checkers._append import append_arg, append_element
-from kmigrate.engine import Checker, FixSpec, NodeEdit
+from kmigrate.engine import Checker, Context, FixSpec, NodeEdit, words
 from kmigrate.graph import Graph, Model, graph_of
 
 KM_MASKED_METRICS = "KM125"
+
+# The words that create a mask in kmigrate.graph: ``Embedding(mask_zero=True)`` and ``Masking``.
+MASK_SOURCE_WORDS = frozenset({"mask_zero", "Masking"})
+
+
+def names_mask_source(ctx: Context) -> bool:
+    """Whether the file spells a mask source as a whole word, as the word screen tests it.
+
+    The mask rules build the graph only then. A word, not a substring: ``use_mask_zero`` beside
+    an explicit ``mask=`` must not decide whether they run, or the screen could not skip them.
+    """
+    if not ctx.mentions(*MASK_SOURCE_WORDS):  # the substring test is cheaper: try it first
+        return False
+    return ctx.text is None or not MASK_SOURCE_WORDS.isdisjoint(words(ctx.text))
+
 
 # Keras 3 metrics built on ``MeanMetricWrapper``: before 3.12 it applied the mask only together
 # with a sample weight (keras/src/metrics/reduction_metrics.py, catalogue 61).
@@ -57,10 +72,13 @@ def metric_entries(value: cst.BaseExpression) -> list[cst.BaseExpression]:
 
 
 class MaskedMetricsChecker(Checker):
+    # The graph is only built where a mask source is named.
+    needles = MASK_SOURCE_WORDS
+
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_MASKED_METRICS) or not self.ctx.names.imports_keras:
             return
-        if not self.ctx.mentions("mask_zero", "Masking"):  # no mask source: skip the graph
+        if not names_mask_source(self.ctx):  # no mask source: skip the graph
             return
         graph = graph_of(self.ctx)
         for model in graph.models:

@@ -18,6 +18,7 @@ from kmigrate.graph import Model, graph_of
 from kmigrate.walk import walk
 
 KM_SAMPLE_WEIGHT, KM_FLAT_METRICS = "KM220", "KM221"
+SAMPLE_WEIGHT, VALIDATION_DATA, COMPILE = "sample_weight", "validation_data", "compile"
 WEIGHTED_CALLS = frozenset({"fit", "evaluate", "train_on_batch", "test_on_batch"})
 NUMPY_FILLS = frozenset({"numpy.ones", "numpy.zeros", "numpy.full", "numpy.empty"})
 NUMPY_ARRAYS = frozenset({"numpy.array", "numpy.asarray"})
@@ -27,6 +28,11 @@ PER_SAMPLE_FUNCTIONS = frozenset({
 
 
 class ModelOutputsChecker(Checker):
+    # KM220 reports a ``sample_weight=`` or ``validation_data=`` argument (the model's mask may
+    # be an explicit ``mask=``, and its guard is a substring test); KM221 a ``.compile(...)`` of
+    # the model (``metrics`` may be passed by position).
+    needles = frozenset({SAMPLE_WEIGHT, VALIDATION_DATA, COMPILE})
+
     def visit_Module(self, node: cst.Module) -> None:
         ctx = self.ctx
         if not (ctx.enabled(KM_SAMPLE_WEIGHT) or ctx.enabled(KM_FLAT_METRICS)) or not ctx.names.imports_keras:
@@ -44,7 +50,7 @@ class ModelOutputsChecker(Checker):
                     if call.method in WEIGHTED_CALLS:
                         self._sample_weight(call.call)
             if ctx.enabled(KM_FLAT_METRICS) and model.outputs is not None and len(model.outputs) > 1:
-                for call in model.calls("compile"):
+                for call in model.calls(COMPILE):
                     self._flat_metrics(model, call)
 
     # ------------------------------------------------------------ 27
@@ -55,10 +61,10 @@ class ModelOutputsChecker(Checker):
         return self._assigned
 
     def _sample_weight(self, call: cst.Call) -> None:
-        weights = _calls.keyword(call, "sample_weight")
+        weights = _calls.keyword(call, SAMPLE_WEIGHT)
         if weights is not None and self._per_sample(weights.value):
             self._report_weights(weights.value)
-        validation = _calls.keyword(call, "validation_data")
+        validation = _calls.keyword(call, VALIDATION_DATA)
         if validation is not None and isinstance(validation.value, cst.Tuple):
             elements = validation.value.elements
             if len(elements) == 3 and self._per_sample(elements[2].value):

@@ -15,6 +15,7 @@ import libcst as cst
 
 from kmigrate.checkers import _calls
 from kmigrate.checkers._append import append_arg
+from kmigrate.checkers.masked_metrics import MASK_SOURCE_WORDS, names_mask_source
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.graph import RNN_STATES, Layer, LayerCall, graph_of
 
@@ -38,10 +39,14 @@ def _consequence(layer: Layer) -> str | None:
 
 
 class RnnMaskChecker(Checker):
+    # The graph is only built where a mask source is named (rarer than the RNN class names;
+    # ``initial_state`` itself may be passed by position).
+    needles = MASK_SOURCE_WORDS
+
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_RNN_MASK) or not self.ctx.names.imports_keras:
             return
-        if not self.ctx.mentions("mask_zero", "Masking") or not self.ctx.mentions("initial_state"):
+        if not names_mask_source(self.ctx) or not self.ctx.mentions("initial_state"):
             return
         for call in graph_of(self.ctx).layer_calls:
             self._check(call)
