@@ -14,6 +14,7 @@ Shapes, dtypes and ``is None`` tests are static and never flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -131,6 +132,9 @@ def _tensor_params(func: cst.FunctionDef) -> set[str]:
 
 class CallGraphChecker(Checker):
     """Collects during the shared visit; judges when a ``call`` or a class ends."""
+
+    # Both rules judge a `def call` of a Keras class, or (KM329) a `dynamic=True` argument.
+    needles: ClassVar[frozenset[str]] = frozenset({"call", "dynamic"})
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
@@ -23,6 +25,7 @@ METRIC_K3_ORDER = ("shape", "initializer", "dtype", "name")
 # Keyword arguments only tf.keras accepted (partitioner was silently ignored even there).
 TF_ONLY = ("use_resource", "partitioner", "caching_device", "getter", "collections", "layout",
            "experimental_enable_variable_lifting")
+TF_VARIABLE = "tensorflow.Variable"
 AGGREGATIONS = {"NONE": "none", "SUM": "sum", "MEAN": "mean", "ONLY_FIRST_REPLICA": "only_first_replica"}
 
 
@@ -42,6 +45,9 @@ def _is_string(node: cst.BaseExpression) -> bool:
 
 
 class CustomWeightsChecker(Checker):
+    # `<self>.add_weight(...)` calls, and calls of a name that resolves to `tf.Variable`.
+    needles: ClassVar[frozenset[str]] = frozenset({"add_weight", TF_VARIABLE.rpartition(".")[2]})
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "add_weight":
@@ -53,7 +59,7 @@ class CustomWeightsChecker(Checker):
                     else:
                         self._layer_weight(node)
             return
-        if self.ctx.enabled(KM_TF_VARIABLE) and self.ctx.names.resolve(func) == "tensorflow.Variable":
+        if self.ctx.enabled(KM_TF_VARIABLE) and self.ctx.names.resolve(func) == TF_VARIABLE:
             self._tf_variable(node)
 
     def _method(self) -> Method | None:

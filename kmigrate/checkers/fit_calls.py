@@ -7,6 +7,8 @@ the module's own `Sequence(...)` call when that constructor forwards `**kwargs`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
@@ -36,6 +38,11 @@ _EQUAL = cst.AssignEqual(
 
 
 class FitCallsChecker(Checker):
+    # Every finding is a `*_generator` method or a removed keyword, both spelled at the call.
+    needles: ClassVar[frozenset[str]] = frozenset(
+        {*GENERATOR_PARAMS, *WORKER_ARGS, "sample_weight_mode", "target_tensors", "reset_metrics"}
+    )
+
     _sequences: dict[str, SequenceClass] | None = None
     _instances: dict[str, str] | None = None
 

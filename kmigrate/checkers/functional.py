@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -20,6 +21,7 @@ from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
 KM_TF_OP, KM_INPUTS, KM_NESTED = "KM308", "KM316", "KM317"
 
 INPUTS = ("keras.Input", "keras.layers.Input")
+INPUT_LAYER = "keras.layers.InputLayer"
 MODELS = ("keras.Model", "keras.models.Model")
 NOT_TENSORS = frozenset(
     "len int float str bool print isinstance hasattr getattr range type repr id sorted "
@@ -35,7 +37,18 @@ class _Scope:
     kt: set[str] = field(default_factory=set)
 
 
+def _last(names: tuple[str, ...]) -> set[str]:
+    return {n.rpartition(".")[2] for n in names}
+
+
 class FunctionalChecker(Checker):
+    # KM316/KM317 judge calls of `Input`/`InputLayer`/`Model`. KM308 needs a KerasTensor, and
+    # every one starts from `Input(...)`, a `.input(s)`/`.output(s)` attribute, or a
+    # `keras.layers` layer applied to a function's parameter (`layers` is spelled in its import).
+    needles: ClassVar[frozenset[str]] = frozenset(
+        _last((*INPUTS, INPUT_LAYER, *MODELS)) | SYMBOLIC_ATTRS | {"layers"}
+    )
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.scopes: list[_Scope] = [_Scope()]
@@ -171,7 +184,7 @@ class FunctionalChecker(Checker):
             return
         if self.ctx.names.resolve_keras(node.func) is None:
             return
-        if callee in INPUTS or callee == "keras.layers.InputLayer":
+        if callee in INPUTS or callee == INPUT_LAYER:
             self._input(node, callee)
         elif callee in MODELS:
             self._nested(node)
@@ -226,7 +239,7 @@ class FunctionalChecker(Checker):
                 f"`{keyword}=` must be a KerasTensor in Keras 3: a TensorFlow tensor raises "
                 f"`ValueError: Argument input_tensor must be a KerasTensor`",
             )
-        if callee == "keras.layers.InputLayer":
+        if callee == INPUT_LAYER:
             shape = _calls.keyword(node, "input_shape")
             if shape is not None and _calls.keyword(node, "shape") is None:
                 ctx.report(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -104,6 +105,11 @@ class _Gateway:
 
 
 class ImportsChecker(Checker):
+    # KM150 needs the `keras` of a `tensorflow.keras` name, KM371 the `python` of
+    # `tensorflow.python.keras`, KM372 a `tf_keras` import. KM150 (off by default) makes the set
+    # as broad as `keras` for all three: the words are shared by the checker's rules.
+    needles: ClassVar[frozenset[str]] = frozenset({"keras", "python", "tf_keras"})
+
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
         self.gateway = _Gateway()

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers._classes import is_self_attr, keras_classes
@@ -15,15 +17,18 @@ from kmigrate.engine import Checker, FixSpec, NodeEdit
 KM_ADD_UPDATE, KM_ADD_METRIC, KM_ADD_LOSS = "KM325", "KM326", "KM327"
 MODELS = frozenset({"keras.Model", "keras.models.Model", "keras.Sequential", "keras.models.Sequential"})
 ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+METHODS = ("add_update", "add_metric", "add_loss")
 
 
 class LayerApiChecker(Checker):
+    needles: ClassVar[frozenset[str]] = frozenset(METHODS)  # only `<x>.<method>(...)` calls are judged
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute):
             return
         attr = func.attr.value
-        if attr not in ("add_update", "add_metric", "add_loss"):
+        if attr not in METHODS:
             return
         receiver = func.value
         in_class = False

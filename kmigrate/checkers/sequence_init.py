@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
-from kmigrate.checkers._sequences import SequenceClass, sequence_classes, super_init_fixable
+from kmigrate.checkers._sequences import (
+    SEQUENCE_BASES,
+    SequenceClass,
+    sequence_classes,
+    super_init_fixable,
+)
 from kmigrate.checkers._train import statement_indent, string_arg
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 
@@ -28,6 +35,8 @@ def _last_param_tail(params: cst.Parameters) -> cst.CSTNode | None:
 
 
 class SequenceInitChecker(Checker):
+    # Only classes whose base chain starts at a resolved `Sequence` are judged.
+    needles: ClassVar[frozenset[str]] = frozenset(n.rpartition(".")[2] for n in SEQUENCE_BASES)
     _sequences: dict[str, SequenceClass] | None = None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

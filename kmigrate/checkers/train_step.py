@@ -5,6 +5,7 @@ that XLA cannot compile under Keras 3's `jit_compile="auto"` (catalogue 25).
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import libcst as cst
 
@@ -60,7 +61,18 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
     return False
 
 
+def _xla_words() -> frozenset[str]:
+    """A word each non-XLA op's resolved name spells: its own name, or its module's last part
+    (``tensorflow.io.decode_png`` needs ``io``: ``decode_`` is only the start of a word)."""
+    exact = {name.rpartition(".")[2] for name in NON_XLA_EXACT}
+    return frozenset(exact | {prefix.rpartition(".")[0].rpartition(".")[2] for prefix in NON_XLA_PREFIXES})
+
+
 class TrainStepChecker(Checker):
+    # KM234 and KM235 judge `.minimize(`/`.get_updates(`/`.get_weights(` calls (`set_weights` only
+    # where `get_weights` is read too); KM236 a non-XLA op, rarer than the `call`/`*_step` it sits in.
+    needles: ClassVar[frozenset[str]] = frozenset({"minimize", "get_updates", "get_weights"}) | _xla_words()
+
     _compiles: list[cst.Call] | None = None
     _jit_chosen = False
     _reads_weights: bool | None = None

@@ -4,6 +4,8 @@ in `History`/`logs` (catalogue 20).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import libcst as cst
 
 from kmigrate.checkers import _calls
@@ -15,6 +17,7 @@ KM_METRICS_NAMES, KM_LR_KEY = "KM137", "KM230"
 RESULT_METHODS = ("evaluate", "test_on_batch", "train_on_batch")
 FIT_METHODS = ("fit", "fit_generator")
 HOOK_CALLBACK = "keras.callbacks.LambdaCallback"
+METRICS_NAMES, LR_KEY = "metrics_names", "lr"
 
 
 class _HistoryScan(cst.CSTVisitor):
@@ -47,11 +50,11 @@ class _OwnMetricsNames(cst.CSTVisitor):
         self.found = False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.found |= node.name.value == "metrics_names"
+        self.found |= node.name.value == METRICS_NAMES
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         t = node.target
-        self.found |= isinstance(t, cst.Attribute) and t.attr.value == "metrics_names" and _is_self(t.value)
+        self.found |= isinstance(t, cst.Attribute) and t.attr.value == METRICS_NAMES and _is_self(t.value)
 
 
 def _is_self(node: cst.BaseExpression) -> bool:
@@ -62,7 +65,7 @@ def _lr_key(node: cst.Subscript) -> cst.SimpleString | None:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
     value = node.slice[0].slice.value
-    return value if isinstance(value, cst.SimpleString) and string_arg(value) == "lr" else None
+    return value if isinstance(value, cst.SimpleString) and string_arg(value) == LR_KEY else None
 
 
 def _quoted(template: cst.SimpleString, text: str) -> str:
@@ -72,6 +75,10 @@ def _quoted(template: cst.SimpleString, text: str) -> str:
 
 
 class TrainingLogsChecker(Checker):
+    # KM137 reads the attribute `metrics_names`, KM230 the string key "lr" as spelled (a key
+    # written only with escapes, "\x6cr", goes unseen, as with the rule tables' strings).
+    needles: ClassVar[frozenset[str]] = frozenset({METRICS_NAMES, LR_KEY})
+
     _scan: _HistoryScan | None = None
     _handled: set[int]
     _own_names: bool | None = None
@@ -96,7 +103,7 @@ class TrainingLogsChecker(Checker):
         names, results = inner.args[0].value, inner.args[1].value
         if any(a.keyword is not None or a.star for a in inner.args):
             return
-        if not (isinstance(names, cst.Attribute) and names.attr.value == "metrics_names"):
+        if not (isinstance(names, cst.Attribute) and names.attr.value == METRICS_NAMES):
             return
         if not (isinstance(results, cst.Call) and method_name(results) in RESULT_METHODS):
             return
@@ -121,7 +128,7 @@ class TrainingLogsChecker(Checker):
         )
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value != "metrics_names" or id(node) in self._handled:
+        if node.attr.value != METRICS_NAMES or id(node) in self._handled:
             return
         if not self.ctx.names.imports_keras:
             return
@@ -226,7 +233,7 @@ class TrainingLogsChecker(Checker):
         if method_name(node) != "get" or not node.args or node.args[0].keyword is not None:
             return
         key = node.args[0].value
-        if not (isinstance(key, cst.SimpleString) and string_arg(key) == "lr"):
+        if not (isinstance(key, cst.SimpleString) and string_arg(key) == LR_KEY):
             return
         receiver = node.func.value  # type: ignore[attr-defined]
         if self._is_log_dict(receiver):
@@ -236,7 +243,7 @@ class TrainingLogsChecker(Checker):
         if len(node.comparisons) != 1 or not isinstance(node.left, cst.SimpleString):
             return
         target = node.comparisons[0]
-        if not isinstance(target.operator, (cst.In, cst.NotIn)) or string_arg(node.left) != "lr":
+        if not isinstance(target.operator, (cst.In, cst.NotIn)) or string_arg(node.left) != LR_KEY:
             return
         if self._is_log_dict(target.comparator):
             self._report_lr(node.left, target.comparator)
