@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import re
+from fnmatch import fnmatchcase
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,10 +100,11 @@ class Checker:
 
     #: Identifiers one of which a file must contain for this checker to report anything in it
     #: (in code, strings or comments: the test is a word search of the raw text). None: no such
-    #: word; the checker runs on every file that names Keras or TensorFlow. A mapping gives the
+    #: word; the checker runs on every file that names Keras or TensorFlow. A needle may also be
+    #: an :class:`AllOf` of words that must all occur. A mapping gives the
     #: words per rule code (a code it lacks has none). Files in which no rule can report are
     #: never given to libcst (see :func:`screen`).
-    needles: ClassVar[frozenset[str] | Mapping[str, frozenset[str] | None] | None] = None
+    needles: ClassVar[frozenset | Mapping[str, frozenset | None] | None] = None
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -352,58 +355,79 @@ _WORD = re.compile(r"[^\W\d]\w*")
 
 
 def words(text: str) -> frozenset[str]:
-    """Every identifier-like word of ``text``, in code, strings and comments alike."""
-    return frozenset(_WORD.findall(text))
+    """Every identifier-like word of ``text``, in code, strings and comments alike.
 
-
-def _pattern_word(pattern: str) -> str | None:
-    """The last component of a dotted name or fnmatch pattern, when it is a plain identifier.
-
-    A canonical name ``keras.a.b.C`` can only resolve in a file whose text holds ``C``: names
-    are resolved from import statements and attribute chains, and canonicalisation only swaps
-    the import root (``tf.keras`` -> ``keras``), never a later component.
+    String literals may spell a word through escapes (``"hard\\x5fsigmoid"``), which the rules
+    see decoded: the words of the escape-decoded text count as well.
     """
-    last = pattern.rsplit(".", 1)[-1]
-    return last if last.isidentifier() else None
+    found = set(_WORD.findall(text))
+    if "\\" in text:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes (regexes) decode as themselves
+            decoded = text.encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
+        found.update(_WORD.findall(decoded))
+    return frozenset(found)
 
 
-def _longest_word(text: str) -> str | None:
-    found = _WORD.findall(text)
-    return max(found, key=len) if found else None
+class AllOf(frozenset):
+    """A needle made of several words that must all occur (``AllOf({"python", "keras"})``)."""
+
+    def __repr__(self) -> str:
+        return f"AllOf({sorted(self)!r})"
 
 
-def _table_needles(rule: Rule) -> frozenset[str] | None:
-    """Words a file must hold for ``rule``'s tables to match anything in it (None: unknown)."""
-    out: set[str] = set()
+
+def _components(pattern: str) -> AllOf | None:
+    """The words a name matching dotted ``pattern`` (fnmatch allowed) must spell, root excluded.
+
+    A canonical name ``keras.a.b.C`` can only resolve in a file whose text holds ``a``, ``b``
+    and ``C``: names are resolved from import statements and attribute chains, and
+    canonicalisation only swaps the import root (``tf.keras`` -> ``keras``), never a later
+    component. A component with a wildcard (``engine*``) is not a whole word and is left out.
+    """
+    parts = []
+    for part in pattern.split(".")[1:]:
+        core = part.strip("*")
+        if core.isidentifier():
+            # `engine*`: a `*` at an end can only widen that component (a word starting with
+            # `engine`), even when it spans dots; a wildcard inside a component proves nothing.
+            parts.append(part)
+    return AllOf(parts) if parts else None
+
+
+def _table_needles(rule: Rule) -> frozenset | None:
+    """Needles one of which a file must hold for ``rule``'s tables to match (None: unknown)."""
+    out: set = set()
     for sym in rule.symbols:
-        word = _pattern_word(sym.name)
-        if word is None:
+        spelled = _components(sym.name)
+        if spelled is None:
             return None
-        out.add(word)
-    for kw in rule.keywords:  # the keyword itself is spelled out at the call
-        out.add(kw.name)
+        out.add(spelled)
+    for kw in rule.keywords:  # the keyword is spelled at the call, and so is the callee
+        out.add(AllOf({kw.name, *(_components(kw.callee) or ())}))
     for default in rule.defaults:  # fires when a keyword is absent: the callee is the clue
-        word = _pattern_word(default.callee)
-        if word is None:
+        spelled = _components(default.callee)
+        if spelled is None:
             return None
-        out.add(word)
-    for string in rule.strings:  # the value is spelled out in a string literal
-        word = _longest_word(string.value)
-        if word is None:
+        out.add(spelled)
+    for string in rule.strings:  # the value is spelled in a string literal
+        value = _WORD.findall(string.value)
+        callee = _components(string.callee) if string.callee != "*" else None
+        if not value and callee is None:
             return None
-        out.add(word)
+        out.add(AllOf({*value, *(callee or ())}))
     return frozenset(out)
 
 
-_NEEDLES: dict[tuple[str, int], frozenset[str] | None] = {}
+_NEEDLES: dict[tuple[str, int], tuple[frozenset[str], tuple[AllOf, ...]] | None] = {}
 
 
-def rule_needles(rule: Rule) -> frozenset[str] | None:
-    """Words one of which a file must contain for ``rule`` to fire in it (None: unknown)."""
-    key = (rule.code, id(rule))
-    if key in _NEEDLES:
-        return _NEEDLES[key]
-    parts: list[frozenset[str] | None] = []
+def rule_needles(rule: Rule) -> frozenset | None:
+    """Needles one of which a file must contain for ``rule`` to fire in it (None: unknown).
+
+    A needle is a word, or an :class:`AllOf` of words that must all occur.
+    """
+    parts: list[frozenset | None] = []
     if rule.has_table:
         parts.append(_table_needles(rule))
     if rule.checker:
@@ -411,27 +435,55 @@ def rule_needles(rule: Rule) -> frozenset[str] | None:
         if isinstance(declared, Mapping):
             declared = declared.get(rule.code)
         parts.append(declared)
-    found: frozenset[str] | None = None
     if parts and all(p is not None for p in parts):
-        found = frozenset().union(*parts)  # type: ignore[arg-type]
-    _NEEDLES[key] = found
-    return found
+        return frozenset().union(*parts)  # type: ignore[arg-type]
+    return None
+
+
+def _compiled(rule: Rule) -> tuple[frozenset[str], tuple[AllOf, ...]] | None:
+    key = (rule.code, id(rule))
+    if key not in _NEEDLES:
+        needles = rule_needles(rule)
+        if needles is None:
+            _NEEDLES[key] = None
+        else:
+            singles = frozenset(n for n in needles if isinstance(n, str))
+            # cheapest first: groups of plain words before those with a `*`
+            groups = tuple(sorted(
+                (n for n in needles if isinstance(n, AllOf) and not (n & singles)),
+                key=lambda g: any("*" in w for w in g),
+            ))
+            _NEEDLES[key] = (singles, groups)
+    return _NEEDLES[key]
 
 
 def screen(rules: dict[str, Rule], text: str) -> frozenset[str]:
     """Codes of the rules that may fire in ``text``: the others need no parse and no visit.
 
-    Conservative by construction: a rule is dropped only when none of its needle words occurs
-    anywhere in the text. The result is the same as running every rule (a test compares both
-    on the fixtures and on large real code bases).
+    Conservative by construction: a rule is dropped only when none of its needles occurs in the
+    text. The result is the same as running every rule (tests compare both on the fixtures, on
+    generated programs and on large real code bases).
     """
     present = words(text)
     out = []
     for code, rule in rules.items():
-        needles = rule_needles(rule)
-        if needles is None or not needles.isdisjoint(present):
+        compiled = _compiled(rule)
+        if compiled is None:
+            out.append(code)
+            continue
+        singles, groups = compiled
+        if not singles.isdisjoint(present) or any(_all_present(g, present) for g in groups):
             out.append(code)
     return frozenset(out)
+
+
+def _all_present(group: AllOf, present: frozenset[str]) -> bool:
+    for item in group:
+        if item in present:
+            continue
+        if "*" not in item or not any(fnmatchcase(w, item) for w in present):
+            return False
+    return True
 
 
 def checkers_for(rules: Iterable[Rule]) -> list[type[Checker]]:

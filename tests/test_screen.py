@@ -88,27 +88,41 @@ def test_snippets_of_the_test_suite() -> None:
 # ---------------------------------------------------------------- the screen itself
 
 
-def test_a_rule_is_skipped_only_when_none_of_its_words_occurs() -> None:
-    rule = ALL_RULES["KM135"]  # ReduceLROnPlateau(epsilon=...)
-    needles = engine.rule_needles(rule)
-    assert needles is not None and "epsilon" in needles
+def test_a_rule_is_skipped_only_when_its_words_do_not_all_occur() -> None:
+    rule = ALL_RULES["KM135"]  # keras.callbacks.ReduceLROnPlateau(epsilon=...)
+    assert engine.rule_needles(rule) == {engine.AllOf({"epsilon", "callbacks", "ReduceLROnPlateau"})}
     rules = {"KM135": rule}
+    call = "from keras.callbacks import ReduceLROnPlateau\nReduceLROnPlateau(epsilon=1e-4)\n"
+    assert engine.screen(rules, call) == {"KM135"}
     assert engine.screen(rules, "import keras\nkeras.layers.Dense(3)\n") == frozenset()
-    # The word counts wherever it is: code, string or comment (the screen is conservative).
-    assert engine.screen(rules, "import keras\n# epsilon\n") == {"KM135"}
-    assert engine.screen(rules, "import keras\nx = 'epsilon'\n") == {"KM135"}
-    assert engine.screen(rules, "import keras\nx = f'{epsilon}'\n") == {"KM135"}
-    # Only whole words count.
-    assert engine.screen(rules, "import keras\nmy_epsilon = 1\n") == frozenset()
+    assert engine.screen(rules, call.replace("epsilon", "min_delta")) == frozenset()
+    # The words count wherever they are: code, strings or comments (the screen is conservative).
+    assert engine.screen(rules, "import keras  # callbacks ReduceLROnPlateau\nx = 'epsilon'\n") == {"KM135"}
+    assert engine.screen(rules, call.replace("epsilon=", "**{'epsilon': 1}, x=")) == {"KM135"}
+    # Only whole words count, but words spelled through string escapes count too.
+    assert engine.screen(rules, call.replace("epsilon", "my_epsilon")) == frozenset()
+    assert "hard_sigmoid" in engine.words("x = 'hard\\x5fsigmoid'\n")
+    assert "hard_sigmoid" in engine.words("x = 'hard\\N{LOW LINE}sigmoid'\n")
 
 
-def test_table_rules_get_needles_from_their_tables() -> None:
+def test_table_needles_are_every_spelled_component_of_a_name() -> None:
+    km407 = engine.rule_needles(ALL_RULES["KM407"])
+    assert km407 is not None
+    # `keras.engine*.Layer`: the root may be spelled tf.keras or tf_keras; `engine*` is a word
+    # that starts with `engine`.
+    assert engine.AllOf({"engine*", "Layer"}) in km407
+    rules = {"KM407": ALL_RULES["KM407"]}
+    assert engine.screen(rules, "from tf_keras.src.engine.base_layer import Layer\n") == {"KM407"}
+    assert engine.screen(rules, "from tf_keras.src.engine_utils import Layer\n") == {"KM407"}
+    assert engine.screen(rules, "from tf_keras.src.my_engine import Layer\n") == frozenset()
+    assert engine.AllOf({"utils", "np_utils"}) in km407
     for rule in ALL_RULES.values():
         if rule.has_table and not rule.checker:
             needles = engine.rule_needles(rule)
             assert needles, f"{rule.code}: a table rule should have needle words"
             for sym in rule.symbols:
-                assert sym.name.rsplit(".", 1)[-1] in needles
+                last = sym.name.rsplit(".", 1)[-1]
+                assert any(last in n for n in needles), (rule.code, sym.name)
 
 
 def test_a_file_no_rule_can_fire_in_is_not_parsed_by_libcst(monkeypatch) -> None:
