@@ -48,6 +48,10 @@ def keras_origin(raw: str) -> str | None:
     return None
 
 
+_ATTRIBUTE = cst.Attribute
+_NAME = cst.Name
+
+
 def canonical(raw: str) -> str:
     """``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``; non-Keras names unchanged."""
     origin = keras_origin(raw)
@@ -280,12 +284,14 @@ class Names:
     def raw(self, node: cst.BaseExpression) -> str | None:
         """Fully qualified (as imported) name of a Name/Attribute chain, else None."""
         parts: list[str] = []
-        while isinstance(node, cst.Attribute):
-            parts.append(node.attr.value)
-            node = node.value
-        if not isinstance(node, cst.Name):
+        # `type(...) is`: libcst nodes are ABCs, whose isinstance() costs a Python-level call,
+        # and this runs for every name in every file. Attribute and Name have no subclasses.
+        while type(node) is _ATTRIBUTE:
+            parts.append(node.attr.value)  # type: ignore[attr-defined]
+            node = node.value  # type: ignore[attr-defined]
+        if type(node) is not _NAME:
             return None
-        binding = self._bindings.get(node.value)
+        binding = self._bindings.get(node.value)  # type: ignore[attr-defined]
         if binding is None:
             if self._star_modules and not parts:
                 return f"{self._star_module_for(node.value)}.{node.value}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import gc
 import re
 import warnings
 from dataclasses import dataclass
@@ -58,9 +59,36 @@ def _python_tree(text: str) -> ast.Module | None:
         return None
 
 
-def parse(text: str, display: str) -> cst.Module | FileError:
+def _skip_validation(_node: cst.CSTNode) -> None:
+    pass
+
+
+def parse_module(text: str) -> cst.Module:
+    """``libcst.parse_module``, a fifth cheaper.
+
+    libcst checks every node it builds (``CSTNode.__post_init__``), which guards trees written
+    by hand, not the parser's; and the cyclic garbage collector keeps scanning the growing tree,
+    which holds no cycles. Both are switched off while the parser runs (measured on tf_keras:
+    validation 13 %, collection 8 % of the parse). A hand-built node (a fix) is still checked.
+    """
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    node_class = cst.CSTNode
+    checked = node_class.__dict__.get("__post_init__")
+    if checked is not None:
+        node_class.__post_init__ = _skip_validation  # type: ignore[method-assign]
     try:
         return cst.parse_module(text)
+    finally:
+        if checked is not None:
+            node_class.__post_init__ = checked  # type: ignore[method-assign]
+        if gc_was_on:
+            gc.enable()
+
+
+def parse(text: str, display: str) -> cst.Module | FileError:
+    try:
+        return parse_module(text)
     except cst.ParserSyntaxError as exc:
         precise = _python_syntax_error(text)
         if precise is not None:

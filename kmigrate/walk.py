@@ -58,6 +58,22 @@ def _is_leaf(cls: type) -> bool:
     return False
 
 
+_VISITED_CLASSES: set[type] = set()
+
+
+def _visited(cls: type) -> bool:
+    """Whether values of class ``cls`` are nodes the walk enters (remembered per class).
+
+    libcst nodes are ABCs: ``isinstance(value, CSTNode)`` costs a Python-level call, and the
+    walk asks it for every field of every node, so the answer is kept in two sets.
+    """
+    if issubclass(cls, cst.CSTNode) and not _is_leaf(cls):
+        _VISITED_CLASSES.add(cls)
+        return True
+    _SKIP_CLASSES.add(cls)
+    return False
+
+
 def _fields(cls: type) -> tuple[str, ...]:
     names = [
         f.name
@@ -86,8 +102,8 @@ def walk(
     ``ancestors`` is kept as the stack of nodes from the root to the current node.
     """
     fields = _FIELDS
-    CSTNode = cst.CSTNode
     skip = _SKIP_CLASSES
+    visit = _VISITED_CLASSES
     seq = (tuple, list)
 
     def go(node: cst.CSTNode) -> None:
@@ -106,15 +122,13 @@ def walk(
         for field in names:
             value = getattr(node, field)
             vcls = type(value)
-            if vcls in skip or value is None or vcls is str:
-                continue
             if vcls in seq:
                 for item in value:
-                    if type(item) not in skip and isinstance(item, CSTNode):
+                    icls = type(item)
+                    if icls in visit or (icls not in skip and _visited(icls)):
                         go(item)
-            elif isinstance(value, CSTNode):
-                if not _is_leaf(vcls):
-                    go(value)
+            elif vcls in visit or (vcls not in skip and value is not None and _visited(vcls)):
+                go(value)
         handlers = leaves.get(name)
         if handlers:
             for fn in handlers:
@@ -137,8 +151,8 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
     visits = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("visit_")}
     leaves = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("leave_")}
     fields = _FIELDS
-    CSTNode = cst.CSTNode
     skip = _SKIP_CLASSES
+    visit = _VISITED_CLASSES
     seq = (tuple, list)
 
     def go(node: cst.CSTNode) -> None:
@@ -153,15 +167,13 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
             for field in names:
                 value = getattr(node, field)
                 vcls = type(value)
-                if vcls in skip or value is None or vcls is str:
-                    continue
                 if vcls in seq:
                     for item in value:
-                        if type(item) not in skip and isinstance(item, CSTNode) and not _is_leaf(type(item)):
+                        icls = type(item)
+                        if icls in visit or (icls not in skip and _visited(icls)):
                             go(item)
-                elif isinstance(value, CSTNode):
-                    if not _is_leaf(vcls):
-                        go(value)
+                elif vcls in visit or (vcls not in skip and value is not None and _visited(vcls)):
+                    go(value)
         fn = leaves.get(name)
         if fn is not None:
             fn(node)

@@ -13,6 +13,8 @@ import ast
 import textwrap
 from pathlib import Path
 
+import pytest
+
 
 from kmigrate import engine
 from kmigrate.catalogue import Rule, load_rules
@@ -154,3 +156,21 @@ def test_needles_may_be_given_per_rule(monkeypatch) -> None:
     rules = {"KM101": km101, "KM102": km102}
     assert engine.screen(rules, "import keras\n") == {"KM102"}
     assert engine.screen(rules, "import keras\nx = 'decay'\n") == {"KM101", "KM102"}
+
+
+def test_the_fast_parse_gives_libcsts_tree_and_restores_validation() -> None:
+    import gc
+
+    import libcst as cst
+
+    from kmigrate.runner import parse_module
+
+    for path in sorted((ROOT / "kmigrate").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert parse_module(text).deep_equals(cst.parse_module(text)), path
+    assert gc.isenabled()
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # hand-built nodes are still checked afterwards
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("def f(a=1, b): pass\n")
+    assert gc.isenabled()
