@@ -6,8 +6,9 @@ DIR defaults to the installed ``tf_keras`` package source (large, full of Keras 
 Prints files, lines, and lines/s for
   (a) libcst.parse_module alone, one core, in this process;
   (b) `kmigrate check` cold (empty cache), a fresh process, all cores;
-  (c) `kmigrate check` warm (cache filled by b);
-and the ratios b/a and c/a. Times are wall-clock medians over --repeat runs.
+  (c) `kmigrate check` warm (cache filled by b), a fresh process too;
+and the ratios b/a and c/a. Times are wall-clock medians over --repeat runs. A warm run must
+print exactly what the cold run printed, or the benchmark fails.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def parse_only(files: list[Path]) -> tuple[float, int, int]:
     return time.perf_counter() - start, lines, parsed
 
 
-def run_check(directory: Path, cwd: Path, jobs: int | None) -> float:
+def run_check(directory: Path, cwd: Path, jobs: int | None) -> tuple[float, str]:
     cmd = [sys.executable, "-m", "kmigrate", "check", str(directory), "--format", "json", "--exit-zero"]
     if jobs:
         cmd += ["--jobs", str(jobs)]
@@ -65,7 +66,7 @@ def run_check(directory: Path, cwd: Path, jobs: int | None) -> float:
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 2):
         sys.exit(f"kmigrate check failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, proc.stdout
 
 
 def main() -> None:
@@ -85,8 +86,12 @@ def main() -> None:
     for _ in range(args.repeat):
         work = Path(tempfile.mkdtemp(prefix="kmigrate-bench-"))
         try:
-            cold_times.append(run_check(directory, work, args.jobs))
-            warm_times.append(run_check(directory, work, args.jobs))
+            cold, cold_out = run_check(directory, work, args.jobs)
+            warm, warm_out = run_check(directory, work, args.jobs)
+            if warm_out != cold_out:
+                sys.exit("the warm run printed something else than the cold run")
+            cold_times.append(cold)
+            warm_times.append(warm)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     a, b, c = (statistics.median(x) for x in (parse_times, cold_times, warm_times))
@@ -94,6 +99,8 @@ def main() -> None:
     print(f"directory: {directory}")
     print(f"machine:   {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"files:     {len(files)} ({parsed} parse), lines: {lines}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note:      PYTHONDONTWRITEBYTECODE is set: each run compiles kmigrate's modules anew")
     print(f"(a) parse only, 1 core : {a:7.2f} s  {rate(a):10.0f} lines/s")
     print(f"(b) check, cold        : {b:7.2f} s  {rate(b):10.0f} lines/s   b/a = {rate(b) / rate(a):.2f}x")
     print(f"(c) check, warm cache  : {c:7.2f} s  {rate(c):10.0f} lines/s   c/a = {rate(c) / rate(a):.2f}x")

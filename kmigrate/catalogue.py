@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 BREAKS = ("silent", "late", "construction", "import", "portability", "info")
 FIXES = ("safe", "unsafe", "none")
@@ -112,6 +112,8 @@ class Rule:
 
     @property
     def specifier(self) -> SpecifierSet:
+        from packaging.specifiers import SpecifierSet
+
         return SpecifierSet(self.keras)
 
     @property
@@ -237,6 +239,8 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         raise fail(f"breaks must be one of {', '.join(BREAKS)}")
     if data["fix"] not in FIXES:
         raise fail(f"fix must be one of {', '.join(FIXES)}")
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         SpecifierSet(data["keras"])
     except InvalidSpecifier:
@@ -330,6 +334,8 @@ def rules_dir() -> Path:
     tree = here.parent / "rules"
     if tree.is_dir() and any(tree.glob("KM*.toml")):
         return tree
+    from importlib import resources
+
     return Path(str(resources.files("kmigrate") / "rules"))
 
 
@@ -345,7 +351,12 @@ def load_rule_file(path: Path) -> Rule:
 
 
 @lru_cache(maxsize=4)
-def load_rules(directory: Path | None = None) -> tuple[Rule, ...]:
+def load_rules(directory: Path | None = None, *, cache_dir: Path | None = None) -> tuple[Rule, ...]:
+    """The rules in ``directory`` (default: the shipped ones, kept parsed in ``cache_dir`` if given)."""
+    if directory is None and cache_dir is not None:
+        from kmigrate import cache
+
+        return cache.rules(cache_dir, load_rules)
     directory = directory or rules_dir()
     rules = [load_rule_file(p) for p in sorted(directory.glob("KM*.toml"))]
     seen: dict[str, str] = {}

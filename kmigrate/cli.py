@@ -5,7 +5,6 @@ Options shared by the commands that read code are declared once, in ``kmigrate.o
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -19,7 +18,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from kmigrate import __version__, suppressions
+# What only some commands need is imported where it is used: a cached `check` stays light.
+from kmigrate import __version__
+from kmigrate.cache import CACHE_DIR_NAME
 from kmigrate.catalogue import Rule, RuleError, load_rules
 from kmigrate.config import (
     ConfigError,
@@ -42,7 +43,7 @@ from kmigrate.options import (  # noqa: F401 - re-exported for commands added el
     PathsArg,
     common_options,
 )
-from kmigrate.parallel import CACHE_DIR_NAME, Job, process_files
+from kmigrate.parallel import Job, process_files
 from kmigrate.report import Report
 from kmigrate.results import FileResult, Vetter
 from kmigrate.sources import atomic_write
@@ -112,15 +113,20 @@ class Run:
         return self.options.quiet or self.options.silent
 
 
-def _load_rules() -> tuple[Rule, ...]:
+def _load_rules(cache_dir: Path | None = None) -> tuple[Rule, ...]:
     try:
-        return load_rules()
+        return load_rules(cache_dir=cache_dir) if cache_dir is not None else load_rules()
     except RuleError as exc:
         raise UsageError(f"error: invalid rule file: {exc}") from None
 
 
-def _prepare(opts: Options) -> Run:
-    all_rules = _load_rules()
+def _cache_dir(opts: Options) -> Path | None:
+    return None if opts.no_cache else Path.cwd() / CACHE_DIR_NAME
+
+
+def _prepare(opts: Options, *, cached: bool = False) -> Run:
+    """Settings, rules and files; ``cached``: keep the parsed rules with the results (``check``)."""
+    all_rules = _load_rules(_cache_dir(opts) if cached else None)
     overrides = Overrides(
         select=opts.select,
         extend_select=opts.extend_select,
@@ -166,7 +172,7 @@ def _process(run: Run, *, fix: bool, vet: Optional[Vetter] = None) -> list[FileR
         target=run.settings.target,
         fix=fix,
         unsafe=run.settings.unsafe_fixes,
-        cache_dir=None if opts.no_cache else Path.cwd() / CACHE_DIR_NAME,
+        cache_dir=_cache_dir(opts),
         report_unused=run.settings.report_unused_suppressions,
         per_file_ignores=run.settings.per_file_ignores,
         base=run.settings.base,
@@ -299,7 +305,7 @@ StatisticsOpt = Annotated[
 @common_options
 def check(opts: Options, add_suppressions: AddSuppressionsOpt = False, statistics: StatisticsOpt = False) -> None:
     """Report Keras 2 idioms whose behaviour changes in Keras 3."""
-    run = _prepare(opts)
+    run = _prepare(opts, cached=True)
     if _early_exit(run):
         raise typer.Exit(EXIT_CLEAN)
     results = _process(run, fix=False)
@@ -320,6 +326,8 @@ def check(opts: Options, add_suppressions: AddSuppressionsOpt = False, statistic
 
 
 def _add_suppressions(run: Run, results: list[FileResult]) -> int:
+    from kmigrate import suppressions
+
     added = 0
     files = 0
     errors: list[FileError] = [*run.discovery_errors, *(r.error for r in results if r.error)]
@@ -355,6 +363,8 @@ def _add_suppressions(run: Run, results: list[FileResult]) -> int:
 
 def unified_diff(result: FileResult) -> str:
     assert result.source is not None and result.fixed_text is not None
+    import difflib
+
     source = result.source
     if source.is_notebook:
         return source.diff(result.fixed_text, result.display)  # type: ignore[attr-defined]
@@ -580,6 +590,8 @@ def rules_cmd(
 @_guard
 def explain(code: Annotated[str, typer.Argument(help="A rule code (KM101) or name.")]) -> None:
     """Show a rule's documentation."""
+    from kmigrate import suppressions
+
     rules = _load_rules()
     for r in rules:
         if r.code == code.upper() or r.name == code:

@@ -8,7 +8,6 @@ globs in the file are relative to the directory that holds it. Keys are kebab-ca
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import sys
@@ -229,6 +228,8 @@ def parse_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key.replace("_", "-"), list(KEYS), n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else f" (known keys: {', '.join(KEYS)})"
             raise ConfigError(f"{where}: unknown key `{key}`{hint}")

@@ -34,10 +34,6 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 SUFFIXES = (".py", ".ipynb")
 
 
-def _is_virtualenv(directory: Path) -> bool:
-    return (directory / "pyvenv.cfg").is_file()
-
-
 @dataclass(frozen=True)
 class _GitPattern:
     regex: re.Pattern[str]
@@ -109,8 +105,16 @@ def parse_gitignore(text: str) -> list[_GitPattern]:
 
 @dataclass
 class _IgnoreLayer:
-    base: Path
+    base: str  # real path of the directory holding the .gitignore
     patterns: list[_GitPattern]
+
+
+def _relative(path: str, base: str) -> str | None:
+    """``path`` relative to ``base`` ('/'-joined), or None when it is not below it."""
+    if path == base:
+        return "."
+    prefix = base if base.endswith("/") else base + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 @dataclass
@@ -134,20 +138,25 @@ class Discovery:
         self.__dict__["_name_re"] = regex
         return regex
 
+    def _path_patterns(self) -> tuple[str, ...]:
+        return tuple(p for p in (*self.exclude, *self.extend_exclude) if "/" in p)
+
     def _excluded_name(self, path: Path) -> bool:
+        return self._excluded(path.name, path, self._path_patterns())
+
+    def _excluded(self, name: str, path: Path | str, path_patterns: tuple[str, ...]) -> bool:
         regex = self._name_regex()
-        if regex is not None and regex.match(path.name):
+        if regex is not None and regex.match(name):
             return True
-        for pat in (*self.exclude, *self.extend_exclude):
-            if "/" not in pat:
-                continue
+        if not path_patterns:
+            return False
+        posix = Path(path).as_posix()
+        for pat in path_patterns:
             if os.path.isabs(pat):
                 # Anchored at the configuration's directory (see config.py).
                 if fnmatch.fnmatch(os.path.abspath(path), pat):
                     return True
-            elif fnmatch.fnmatch(path.as_posix(), pat) or fnmatch.fnmatch(
-                path.as_posix(), f"*/{pat.strip('/')}"
-            ):
+            elif fnmatch.fnmatch(posix, pat) or fnmatch.fnmatch(posix, f"*/{pat.strip('/')}"):
                 return True
         return False
 
@@ -165,12 +174,11 @@ class Discovery:
         return any(self._excluded_name(p) for p in [rel, *rel.parents] if p.name)
 
     @staticmethod
-    def _ignored(path: Path, is_dir: bool, layers: list[_IgnoreLayer]) -> bool:
+    def _ignored(path: str, is_dir: bool, layers: list[_IgnoreLayer]) -> bool:
         ignored = False
         for layer in layers:
-            try:
-                rel = path.relative_to(layer.base).as_posix()
-            except ValueError:
+            rel = _relative(path, layer.base)
+            if rel is None:
                 continue
             for pat in layer.patterns:
                 if pat.dir_only and not is_dir:
@@ -194,11 +202,11 @@ class Discovery:
         for parent in reversed(chain[1:]):
             gi = parent / ".gitignore"
             if gi.is_file():
-                layers.append(_IgnoreLayer(parent, parse_gitignore(_read_text(gi))))
+                layers.append(_IgnoreLayer(str(parent), parse_gitignore(_read_text(gi))))
         return layers
 
     def walk(self, paths: Iterable[Path]) -> Iterator[Path]:
-        seen: set[Path] = set()
+        seen: set[str] = set()
         for path in paths:
             if path.is_symlink() and not path.exists():
                 self.errors.append((str(path), "broken symbolic link"))
@@ -209,26 +217,23 @@ class Discovery:
             if path.is_file():
                 if self.force_exclude and self.is_excluded(path):
                     continue
-                key = path.resolve()
+                key = str(path.resolve())
                 if key not in seen:
                     seen.add(key)
                     yield path
                 continue
-            layers = self._root_layers(path.resolve())
-            yield from self._walk_dir(path, layers, seen, set())
+            real = path.resolve()
+            layers = self._root_layers(real)
+            yield from self._walk_dir(path, str(real), layers, seen, frozenset())
 
     def _walk_dir(
-        self, directory: Path, layers: list[_IgnoreLayer], seen: set[Path], active: set[Path]
+        self, directory: Path, real: str, layers: list[_IgnoreLayer], seen: set[str], active: frozenset[str]
     ) -> Iterator[Path]:
-        real = directory.resolve()
+        # Strings, not Path objects, below: this runs for every entry of every directory.
         if real in active:
             self.errors.append((str(directory), "symbolic link loop; skipped"))
             return
         active = active | {real}
-        if self.respect_gitignore:
-            gi = directory / ".gitignore"
-            if gi.is_file():
-                layers = [*layers, _IgnoreLayer(real, parse_gitignore(_read_text(gi)))]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except PermissionError:
@@ -237,34 +242,54 @@ class Discovery:
         except OSError as exc:
             self.errors.append((str(directory), f"cannot list directory: {exc.strerror or exc}"))
             return
+        if self.respect_gitignore:
+            gi = next((e for e in entries if e.name == ".gitignore"), None)
+            if gi is not None and _is_file(gi):
+                layers = [*layers, _IgnoreLayer(real, parse_gitignore(_read_text(Path(gi.path))))]
+        path_patterns = self._path_patterns()
+        name_regex = self._name_regex()
         for entry in entries:
-            path = Path(entry.path)
-            if self._excluded_name(path):
+            name = entry.name
+            if name_regex is not None and name_regex.match(name):
+                continue
+            if path_patterns and self._excluded(name, entry.path, path_patterns):
                 continue
             try:
                 is_dir = entry.is_dir()
                 is_file = entry.is_file()
             except OSError:
                 is_dir = is_file = False
-            if entry.is_symlink() and not path.exists():
-                if path.suffix in self.suffixes:
-                    self.errors.append((str(path), "broken symbolic link"))
-                continue
             link = entry.is_symlink()
+            if link and not os.path.exists(entry.path):
+                if _suffix(name) in self.suffixes:
+                    self.errors.append((str(Path(entry.path)), "broken symbolic link"))
+                continue
             # The directory's real path is known: only links need resolving (a stat per part).
-            real_path = path.resolve() if link else real / entry.name
-            if layers and self._ignored(real_path if not link else path.absolute(), is_dir, layers):
+            real_path = str(Path(entry.path).resolve()) if link else os.path.join(real, name)
+            if layers and self._ignored(real_path if not link else str(Path(entry.path).absolute()), is_dir, layers):
                 continue
             if is_dir:
-                if _is_virtualenv(path):
+                if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue  # a virtualenv
+                yield from self._walk_dir(Path(entry.path), real_path, layers, seen, active)
+            elif is_file and _suffix(name) in self.suffixes:
+                if real_path in seen:
                     continue
-                yield from self._walk_dir(path, layers, seen, active)
-            elif is_file and path.suffix in self.suffixes:
-                key = real_path
-                if key in seen:
-                    continue
-                seen.add(key)
-                yield path
+                seen.add(real_path)
+                yield Path(entry.path)
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix``, without building a Path."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _read_text(path: Path) -> str:

@@ -1,31 +1,25 @@
-"""Checking many files: a process pool, and a content-hash cache of results.
+"""Checking many files: a process pool, and the result cache (``kmigrate.cache``).
 
 Each file is processed in isolation: a crash in one file is reported with its path and the run
-goes on. The cache key covers the file's bytes, the rule set (rule files and kmigrate's own
-code) and the settings that change results, so a stale entry can never be served.
+goes on. Cache hits are served in this process; only what misses goes to the pool, and the
+results come back here to be stored.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-from kmigrate import __version__
+from kmigrate.cache import ResultIndex
 from kmigrate.catalogue import Rule
-from kmigrate.diagnostics import Diagnostic, FileError
+from kmigrate.diagnostics import FileError
 from kmigrate.results import FileResult, Vetter
 from kmigrate.sources import read_source
 from kmigrate.versions import Target
 
-CACHE_DIR_NAME = ".kmigrate_cache"
+
 #: below this many files a pool costs more than it saves
 POOL_THRESHOLD = 16
 
@@ -50,86 +44,17 @@ class Job:
         return without_ignored(self.rules, matching_ignores(self.per_file_ignores, self.base or Path.cwd(), path))
 
 
-@lru_cache(maxsize=1)
-def _code_fingerprint() -> str:
-    """Hash of kmigrate's own sources and shipped rules: any change invalidates the cache."""
-    from kmigrate.catalogue import rules_dir
-
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
-    for path in sorted(rules_dir().glob("*.toml")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _settings_fingerprint(job: Job, rules: dict[str, Rule]) -> str:
-    parts = [
-        ",".join(sorted(rules)),
-        "unused" if job.report_unused else "",
-        str(job.target.version),
-        "fix" if job.fix else "check",
-        "unsafe" if job.unsafe else "safe",
-    ]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-def _cache_path(job: Job, rules: dict[str, Rule], raw: bytes, display: str) -> Path | None:
-    if job.cache_dir is None:
-        return None
-    key = hashlib.sha256()
-    key.update(_code_fingerprint().encode())
-    key.update(_settings_fingerprint(job, rules).encode())
-    key.update(display.encode())  # diagnostics carry the display path
-    key.update(raw)
-    h = key.hexdigest()
-    return job.cache_dir / __version__ / h[:2] / h
-
-
-def _load(path: Path) -> tuple[tuple[Diagnostic, ...], FileError | None] | None:
-    try:
-        with path.open("rb") as handle:
-            value = pickle.load(handle)
-    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-        return None
-    if not (isinstance(value, tuple) and len(value) == 2):
-        return None
-    return value
-
-
-def _store(path: Path, value: tuple[tuple[Diagnostic, ...], FileError | None]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only tree simply runs without a cache
-
-
 def process_one(path: Path, job: Job, vet: Vetter | None = None) -> FileResult:
     display = str(path)
     try:
         source = read_source(path, display)
         if isinstance(source, FileError):
             return FileResult(display, error=source)
-        rules = job.rules_for(path)
-        cacheable = not job.fix and vet is None
-        cache_file = _cache_path(job, rules, source.raw, display) if cacheable else None
-        if cache_file is not None:
-            hit = _load(cache_file)
-            if hit is not None:
-                diagnostics, error = hit
-                return FileResult(display, diagnostics, error=error, source=source)
         from kmigrate.runner import process_source  # libcst: only when something is parsed
 
-        result = process_source(
+        return process_source(
             source,
-            rules,
+            job.rules_for(path),
             job.target,
             fix=job.fix,
             unsafe=job.unsafe,
@@ -137,9 +62,6 @@ def process_one(path: Path, job: Job, vet: Vetter | None = None) -> FileResult:
             report_unused=job.report_unused,
             use_screen=job.use_screen,
         )
-        if cache_file is not None:
-            _store(cache_file, (result.diagnostics, result.error))
-        return result
     except RecursionError:
         return FileResult(display, error=FileError(display, "internal error: source too deeply nested"))
     except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
@@ -166,17 +88,20 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def cached_result(path: Path, job: Job) -> FileResult | None:
-    """The cached result for ``path``, if there is one (reading a file costs far less than a pool)."""
+def _index(job: Job) -> ResultIndex | None:
     if job.fix or job.cache_dir is None:
         return None
+    return ResultIndex(job.cache_dir, job.rules, job.target, report_unused=job.report_unused, unsafe=job.unsafe)
+
+
+def _cached(index: ResultIndex, path: Path, job: Job) -> FileResult | None:
+    """The cached result for ``path``, if there is one (reading a file costs far less than a pool)."""
     display = str(path)
     try:
         source = read_source(path, display)
         if isinstance(source, FileError):
-            return None
-        cache_file = _cache_path(job, job.rules_for(path), source.raw, display)
-        hit = _load(cache_file) if cache_file is not None else None
+            return None  # the full path reports it
+        hit = index.get(display, index.key(job.rules_for(path), display, source.raw))
     except Exception:  # noqa: BLE001 - the full path reports whatever went wrong
         return None
     if hit is None:
@@ -194,14 +119,23 @@ def process_files(
     progress=None,  # callable(n_done) or None
 ) -> list[FileResult]:
     """Results for ``paths``, in order. Cache hits are served here; the rest may use a pool."""
-    if vet is None and not job.fix and job.cache_dir is not None:
-        hits = [cached_result(p, job) for p in paths]
-        missing = [p for p, h in zip(paths, hits) if h is None]
-        if progress is not None:
-            progress(len(paths) - len(missing))
-        fresh = iter(_process_files(missing, job, jobs=jobs, vet=None, progress=progress))
-        return [h if h is not None else next(fresh) for h in hits]
-    return _process_files(paths, job, jobs=jobs, vet=vet, progress=progress)
+    index = _index(job) if vet is None else None
+    if index is None:
+        return _process_files(paths, job, jobs=jobs, vet=vet, progress=progress)
+    hits = [_cached(index, p, job) for p in paths]
+    missing = [p for p, h in zip(paths, hits) if h is None]
+    if progress is not None:
+        progress(len(paths) - len(missing))
+    fresh = _process_files(missing, job, jobs=jobs, vet=None, progress=progress)
+    for path, result in zip(missing, fresh):
+        # Only what the checkers produced (an internal error carries no source) is kept, under
+        # the bytes that were checked.
+        if result.source is not None:
+            key = index.key(job.rules_for(path), result.display, result.source.raw)
+            index.put(result.display, key, (result.diagnostics, result.error))
+    index.save()
+    it = iter(fresh)
+    return [h if h is not None else next(it) for h in hits]
 
 
 def _process_files(
@@ -220,6 +154,9 @@ def _process_files(
             if progress is not None:
                 progress(1)
         return out
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     results: list[FileResult | None] = [None] * len(paths)
     chunk = max(1, min(32, len(paths) // (jobs * 8) or 1))
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +82,8 @@ def read_source(path: Path, display: str | None = None) -> SourceFile | FileErro
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    import tempfile
+
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".kmigrate-tmp", dir=directory)
     try:

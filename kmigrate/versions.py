@@ -9,16 +9,17 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 
 class TargetError(ValueError):
@@ -39,6 +40,8 @@ class Target:
     def applies(self, specifier: str) -> bool:
         if self.version is None:
             return True
+        from packaging.specifiers import SpecifierSet
+
         return SpecifierSet(specifier).contains(self.version, prereleases=True)
 
     def describe(self) -> str:
@@ -114,6 +117,10 @@ def _pin(text: str, where: str) -> Pin | None:
     text = text.strip()
     if not text or text.startswith(("-", "#")):
         return None
+    # Imported here: parsing requirements is a few milliseconds of imports most runs never need.
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     try:
         req = Requirement(text)
     except InvalidRequirement:
@@ -371,6 +378,8 @@ def detect_target(root: Path) -> Target:
     ``tensorflow<2.16`` means the project is still on Keras 2: the target is then Keras 3 of
     unknown minor too (every rule reported), and the source says so.
     """
+    from packaging.specifiers import SpecifierSet
+
     pins = declared_pins(root)
     keras = [p for p in pins if p.package == "keras"]
     tf = [p for p in pins if p.package == "tensorflow"]

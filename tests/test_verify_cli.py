@@ -54,7 +54,7 @@ def with_argmax_rule(monkeypatch: pytest.MonkeyPatch):
 
     def set_rules(intended: str = "") -> None:
         rules = tuple(dataclasses.replace(r, intended_difference=intended) for r in extra)
-        monkeypatch.setattr(cli, "load_rules", lambda directory=None: load_rules() + rules)
+        monkeypatch.setattr(cli, "load_rules", lambda directory=None, cache_dir=None: load_rules() + rules)
 
     set_rules()
     return set_rules
