@@ -466,22 +466,31 @@ def screen(rules: dict[str, Rule], text: str) -> frozenset[str]:
     """
     present = words(text)
     out = []
+    wild: dict[str, bool] = {}
     for code, rule in rules.items():
         compiled = _compiled(rule)
         if compiled is None:
             out.append(code)
             continue
         singles, groups = compiled
-        if not singles.isdisjoint(present) or any(_all_present(g, present) for g in groups):
+        if not singles.isdisjoint(present) or any(_all_present(g, present, wild) for g in groups):
             out.append(code)
     return frozenset(out)
 
 
-def _all_present(group: AllOf, present: frozenset[str]) -> bool:
+def _all_present(group: AllOf, present: frozenset[str], wild: dict[str, bool] | None = None) -> bool:
+    """Whether every word of ``group`` is in ``present`` (``engine*``: some word matches it)."""
     for item in group:
         if item in present:
             continue
-        if "*" not in item or not any(fnmatchcase(w, item) for w in present):
+        if "*" not in item:
+            return False
+        if wild is None:
+            wild = {}
+        found = wild.get(item)
+        if found is None:
+            found = wild[item] = any(fnmatchcase(w, item) for w in present)
+        if not found:
             return False
     return True
 

@@ -8,7 +8,8 @@ import gc
 import re
 import warnings
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import libcst as cst
@@ -71,19 +72,16 @@ def parse_module(text: str) -> cst.Module:
     which holds no cycles. Both are switched off while the parser runs (measured on tf_keras:
     validation 13 %, collection 8 % of the parse). A hand-built node (a fix) is still checked.
     """
-    gc_was_on = gc.isenabled()
-    gc.disable()
     node_class = cst.CSTNode
     checked = node_class.__dict__.get("__post_init__")
     if checked is not None:
         node_class.__post_init__ = _skip_validation  # type: ignore[method-assign]
     try:
-        return cst.parse_module(text)
+        with _gc_paused():
+            return cst.parse_module(text)
     finally:
         if checked is not None:
             node_class.__post_init__ = checked  # type: ignore[method-assign]
-        if gc_was_on:
-            gc.enable()
 
 
 def parse(text: str, display: str) -> cst.Module | FileError:
@@ -137,11 +135,31 @@ def check_text(
         # No rule can fire here, and the file is valid Python (Python's own parser, ~10x
         # cheaper than libcst's): nothing to find, no libcst tree needed.
         return suppressions.apply(text, display, [], rules, report_unused=report_unused)
-    module = parse(text, display)
-    if isinstance(module, FileError):
-        return module
-    diags = analyse(module, display, rules, target, text=text, active=active)
+    with _gc_paused():
+        module = parse(text, display)
+        if isinstance(module, FileError):
+            return module
+        diags = analyse(module, display, rules, target, text=text, active=active)
+        del module
     return suppressions.apply(text, display, diags, rules, report_unused=report_unused)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is analysed.
+
+    A libcst tree is a million small objects without cycles, which reference counting frees
+    when the analysis drops the tree; left on, the collector would scan the live tree over and
+    over as it grows (8 % of the parse alone). Cycles made meanwhile wait for the next file.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def process_file(
