@@ -81,6 +81,13 @@ def _work(path: Path) -> FileResult:
     return process_one(path, _JOB)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -158,10 +165,14 @@ def _process_files(
     from concurrent.futures.process import BrokenProcessPool
 
     results: list[FileResult | None] = [None] * len(paths)
-    chunk = max(1, min(32, len(paths) // (jobs * 8) or 1))
+    # Largest files first, in small chunks: the workers then finish together instead of one
+    # waiting for another's last big chunk (longest-processing-time-first scheduling).
+    order = sorted(range(len(paths)), key=lambda i: _size(paths[i]), reverse=True)
+    chunk = max(1, min(4, len(paths) // (jobs * 32)))
     try:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(job,)) as pool:
-            for i, result in enumerate(pool.map(_work, paths, chunksize=chunk)):
+            done = pool.map(_work, [paths[i] for i in order], chunksize=chunk)
+            for i, result in zip(order, done):
                 results[i] = result
                 if progress is not None:
                     progress(1)

@@ -151,3 +151,21 @@ def test_pool_gives_the_same_results_as_serial(tmp_path: Path, run_cli) -> None:
     pooled = run_cli("check", tmp_path, "--format", "json", "--jobs", "2", "--no-cache")
     assert serial == pooled
     assert json.loads(pooled[1])["summary"]["files"] == 80
+
+
+def test_pool_returns_results_in_input_order_whatever_the_sizes(tmp_path: Path) -> None:
+    from kmigrate.catalogue import load_rules
+    from kmigrate.parallel import Job, process_files
+    from kmigrate.versions import Target
+
+    paths = []
+    for i in range(60):  # sizes in no particular order: the pool schedules the largest first
+        padding = "x = 1\n" * ((i * 37) % 50)
+        paths.append(write(tmp_path / f"m{i:02}.py", f"import keras\n{padding}{ADAM}\n"))
+    rules = {r.code: r for r in load_rules() if r.default_enabled}
+    job = Job(rules, Target(), fix=False, unsafe=False, cache_dir=None)
+    pooled = process_files(paths, job, jobs=2)
+    serial = process_files(paths, job, jobs=1)
+    assert [r.display for r in pooled] == [str(p) for p in paths]
+    assert [r.diagnostics for r in pooled] == [r.diagnostics for r in serial]
+    assert {d.span.line for r in pooled for d in r.diagnostics} == {2 + (i * 37) % 50 for i in range(60)}
