@@ -50,7 +50,7 @@ class CustomWeightsChecker(Checker):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "add_weight":
+        if type(func) is cst.Attribute and func.attr.value == "add_weight":
             if self.ctx.enabled(KM_ADD_WEIGHT) or self.ctx.enabled(KM_METRIC_WEIGHT):
                 method = self._method()
                 if method is not None and is_self_attr(func, method.self_name):

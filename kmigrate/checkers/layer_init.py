@@ -72,7 +72,7 @@ class LayerInitChecker(Checker):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
+        if type(node.func) is cst.Attribute and node.func.attr.value == "add_weight":
             self._weight_name(node)
             return
         target = self._target(node)

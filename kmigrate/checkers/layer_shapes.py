@@ -52,11 +52,11 @@ class LayerShapeChecker(Checker):
     leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
 
     def _is_layer(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, cst.Subscript):  # model.layers[i]
+        if type(node) is cst.Subscript:  # model.layers[i]
             return _layers_attr(node.value)
-        if isinstance(node, cst.Call):  # model.get_layer("name")
-            return isinstance(node.func, cst.Attribute) and node.func.attr.value == "get_layer"
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Call:  # model.get_layer("name")
+            return type(node.func) is cst.Attribute and node.func.attr.value == "get_layer"
+        if type(node) is cst.Name:
             if node.value in self.layer_vars:
                 return True
             return (self.ctx.names.instance_of(node) or "").startswith("keras.layers.")

@@ -13,9 +13,9 @@ import json
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._nodes import statements
 from kmigrate.engine import Checker, FixSpec, NodeEdit
 from kmigrate.graph import Model, graph_of
-from kmigrate.walk import walk
 
 KM_SAMPLE_WEIGHT, KM_FLAT_METRICS = "KM220", "KM221"
 SAMPLE_WEIGHT, VALIDATION_DATA, COMPILE = "sample_weight", "validation_data", "compile"
@@ -161,21 +161,17 @@ class ModelOutputsChecker(Checker):
 def _single_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
     """Names assigned exactly once in the module (any scope), with their value."""
     seen: dict[str, list[cst.BaseExpression]] = {}
-
-    def assign(node: cst.CSTNode) -> None:
-        assert isinstance(node, cst.Assign)
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                seen.setdefault(target.target.value, []).append(node.value)
-            else:  # unpacked: the value is not the name's
-                for name in _target_names(target.target):
-                    seen.setdefault(name, []).extend([node.value, node.value])
-
-    def rebind(node: cst.CSTNode) -> None:
-        for name in _target_names(node.target):  # type: ignore[attr-defined]
-            seen.setdefault(name, []).extend([node, node])  # type: ignore[list-item]
-
-    walk(module, {"Assign": [assign], "AugAssign": [rebind], "For": [rebind]}, {}, [])
+    for node in statements(module):
+        if type(node) is cst.Assign:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    seen.setdefault(target.target.value, []).append(node.value)
+                else:  # unpacked: the value is not the name's
+                    for name in _target_names(target.target):
+                        seen.setdefault(name, []).extend([node.value, node.value])
+        elif type(node) is cst.AugAssign or type(node) is cst.For:
+            for name in _target_names(node.target):
+                seen.setdefault(name, []).extend([node, node])  # type: ignore[list-item]
     return {name: values[0] for name, values in seen.items() if len(values) == 1}
 
 
