@@ -20,6 +20,7 @@ from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
 KM_VARIANCE, KM_ARGS, KM_SYNC = "KM109", "KM311", "KM312"
 BN = "keras.layers.BatchNormalization"
 SYNC_BN = "keras.layers.experimental.SyncBatchNormalization"
+_LAST_NAMES = frozenset(n.rpartition(".")[2] for n in (BN, SYNC_BN))
 SEQUENTIAL = ("keras.Sequential", "keras.models.Sequential")
 
 _RANK = {4: ("Conv2D", "Convolution2D", "Conv2DTranspose", "Convolution2DTranspose", "DepthwiseConv2D",
@@ -138,6 +139,8 @@ class BatchNormChecker(Checker):
 
     # ------------------------------------------------------------ findings
     def visit_Call(self, node: cst.Call) -> None:
+        if not _calls.may_resolve_to(node.func, _LAST_NAMES):
+            return
         callee = self.ctx.names.resolve_keras(node.func)
         if callee == BN:
             self._arguments(node, "BatchNormalization")

@@ -17,6 +17,7 @@ SEQUENTIAL = ("keras.Sequential", "keras.models.Sequential")
 SHAPE_ATTRS = {"input_shape": "input", "output_shape": "output"}
 SHAPE_KWARGS = ("input_shape", "batch_input_shape", "input_dim")
 INPUT_LENGTH = "input_length"
+_EMBEDDING = ("Embedding",)
 _COMPS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 
 
@@ -83,7 +84,9 @@ class LayerShapeChecker(Checker):
 
     # ------------------------------------------------------------ Embedding(input_length=)
     def visit_Call(self, node: cst.Call) -> None:
-        if self.ctx.names.resolve_keras(node.func) != "keras.layers.Embedding":
+        if not _calls.may_resolve_to(node.func, _EMBEDDING) or (
+            self.ctx.names.resolve_keras(node.func) != "keras.layers.Embedding"
+        ):
             return
         arg = _calls.keyword(node, INPUT_LENGTH)
         if arg is None:
