@@ -42,8 +42,10 @@ def statements(root: cst.Module | cst.BaseCompoundStatement) -> list[cst.CSTNode
     full walk finds, while touching a small part of the tree.
     """
     out: list[cst.CSTNode] = []
-    body = root.body
-    _collect(body if type(root) is cst.Module else body.body, out)  # type: ignore[union-attr]
+    if isinstance(root, cst.Module):
+        _collect(root.body, out)
+    else:
+        _collect(root.body.body, out)
     return out
 
 
