@@ -42,6 +42,8 @@ QUERY_ATTENTION = frozenset({"MultiHeadAttention", "GroupedQueryAttention"})  # 
 MODELS = frozenset({"keras.Model", "keras.models.Model"})
 SEQUENTIALS = frozenset({"keras.Sequential", "keras.models.Sequential"})
 INPUTS = frozenset({"keras.Input", "keras.layers.Input"})
+_CONSTRUCTORS = MODELS | SEQUENTIALS
+_CONSTRUCTOR_NAMES = frozenset(n.rpartition(".")[2] for n in _CONSTRUCTORS)
 # Calls that only look at a model or layer: passing one to them is not a use out of sight.
 INSPECTING = frozenset({"keras.utils.plot_model", "keras.utils.model_to_dot", "keras.utils.print_summary"})
 INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "type", "id", "isinstance", "hasattr"})
@@ -828,6 +830,13 @@ def _attributes_named(module: cst.Module, attr: str) -> list[cst.Attribute]:
 
     walk(module, {"Attribute": [seen]}, {}, [])
     return found
+
+
+def builds_model(names: Names, call: cst.Call) -> bool:
+    """Whether ``call`` may construct a model: the graph finds models only at such calls, so
+    the rules about models need no graph in a module without one."""
+    func = call.func
+    return _calls.may_resolve_to(func, _CONSTRUCTOR_NAMES) and names.resolve_keras(func) in _CONSTRUCTORS
 
 
 def graph_of(ctx: object) -> Graph:

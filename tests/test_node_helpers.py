@@ -9,6 +9,7 @@ import libcst as cst
 import pytest
 
 from kmigrate.checkers import _calls, _nodes
+from kmigrate.graph import Graph, builds_model
 from kmigrate.names import Names
 from kmigrate.walk import walk
 
@@ -164,3 +165,26 @@ def test_canonical_prefixes_tell_keras_names_from_tensorflow_ones() -> None:
         assert name.startswith("keras.") == from_keras or name == "keras", name
         if name.startswith("tensorflow."):
             assert not from_keras, name
+
+
+MODEL_SOURCES = [
+    "from tensorflow import keras\nm = keras.Model(i, o)",
+    "import tensorflow as tf\nm = tf.keras.models.Sequential([tf.keras.layers.Dense(1)])",
+    "from keras.models import Model as M\nm = M(inputs=i, outputs=[a, b])",
+    "from keras.models import *\nm = Sequential()\nm.add(x)",
+    "import tf_keras as K\nSeq = K.Sequential\ndef build():\n    return Seq([K.layers.Embedding(9, 2, mask_zero=True)])",
+    "from tensorflow.keras import models\nmodels.Model(i, {'a': x, 'b': y}).compile(metrics=['acc'])",
+]
+
+
+@pytest.mark.parametrize("source", MODEL_SOURCES)
+def test_every_model_of_the_graph_is_built_by_a_call_builds_model_accepts(source: str) -> None:
+    module = cst.parse_module(source)
+    names = Names(module)
+    graph = Graph(module, names)
+    assert graph.models
+    for model in graph.models:
+        assert builds_model(names, model.ctor)
+    calls: list[cst.Call] = []
+    walk(module, {"Call": [calls.append]}, {}, [])
+    assert {id(c) for c in calls if builds_model(names, c)} == {id(m.ctor) for m in graph.models}
