@@ -34,6 +34,8 @@ RNN = {"RNN", "SimpleRNN", "LSTM", "GRU"}
 NO_KWARGS = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"}
 LAYER_BASES = {"keras.layers.Layer", "keras.engine.base_layer.Layer"}
 K2_LAYER_INIT = ("trainable", "name", "dtype", "dynamic")
+# The keywords a constructor call can be reported for.
+_JUDGED_KEYWORDS = frozenset({"name", "dynamic", "input_dim", "input_shape", *STILL_ACCEPTED})
 KERNEL_LAYERS = {"Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"}
 
 
@@ -72,8 +74,15 @@ class LayerInitChecker(Checker):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if type(node.func) is cst.Attribute and node.func.attr.value == "add_weight":
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "add_weight":
             self._weight_name(node)
+            return
+        # Only a keyword below or a `super().__init__` call can lead to a finding: most calls
+        # are dismissed here, without resolving what they construct.
+        if not (type(func) is cst.Attribute and func.attr.value == "__init__") and not any(
+            arg.keyword is not None and arg.keyword.value in _JUDGED_KEYWORDS for arg in node.args
+        ):
             return
         target = self._target(node)
         if target is None or target.kind == "metric":

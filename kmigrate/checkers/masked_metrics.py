@@ -81,14 +81,14 @@ class MaskedMetricsChecker(Checker):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_MASKED_METRICS) or not self.ctx.names.imports_keras:
             return
-        self._wanted = names_mask_source(self.ctx)  # no mask source: no graph
+        self._wanted = self.ctx.mentions(*MASK_SOURCE_WORDS)  # see names_mask_source
 
     def visit_Call(self, node: cst.Call) -> None:
         if self._wanted and not self._models:
             self._models = builds_model(self.ctx.names, node)
 
     def leave_Module(self, node: cst.Module) -> None:
-        if not self._models:
+        if not self._models or not names_mask_source(self.ctx):  # no mask source: no graph
             return
         graph = graph_of(self.ctx)
         for model in graph.models:
