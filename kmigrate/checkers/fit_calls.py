@@ -7,7 +7,6 @@ the module's own `Sequence(...)` call when that constructor forwards `**kwargs`.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import ClassVar
 
 import libcst as cst
@@ -72,14 +71,10 @@ class FitCallsChecker(Checker):
                     counts.setdefault(t.target.value, []).append(cls)
         return {n: c[0] for n, c in counts.items() if len(c) == 1 and c[0] is not None}
 
-    @cached_property
-    def _imports_keras(self) -> bool:  # asked for most method calls: computed once per file
-        return self.ctx.names.imports_keras
-
     # ------------------------------------------------------------ calls
     def visit_Call(self, node: cst.Call) -> None:
         method = method_name(node)
-        if method is None or not self._imports_keras:
+        if method is None or not self.ctx.names.imports_keras:
             return
         if method in GENERATOR_PARAMS:
             self._generator(node, method)

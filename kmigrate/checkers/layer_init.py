@@ -78,11 +78,7 @@ class LayerInitChecker(Checker):
         if type(func) is cst.Attribute and func.attr.value == "add_weight":
             self._weight_name(node)
             return
-        # Only a keyword below or a `super().__init__` call can lead to a finding: most calls
-        # are dismissed here, without resolving what they construct.
-        if not (type(func) is cst.Attribute and func.attr.value == "__init__") and not any(
-            arg.keyword is not None and arg.keyword.value in _JUDGED_KEYWORDS for arg in node.args
-        ):
+        if not _may_report(node):  # most calls: dismissed without resolving what they build
             return
         target = self._target(node)
         if target is None or target.kind == "metric":
@@ -311,6 +307,17 @@ class LayerInitChecker(Checker):
             f"`{self.ctx.code_for(positional[0].value)}` raises `TypeError`",
             fix,
         )
+
+
+def _may_report(node: cst.Call) -> bool:
+    """Whether a constructor call passes a keyword judged here or is an ``X.__init__(...)``
+    (KM320's positional ``super().__init__`` arguments): only those can be reported."""
+    for arg in node.args:  # a loop, not any(): this runs on every call
+        keyword = arg.keyword
+        if keyword is not None and keyword.value in _JUDGED_KEYWORDS:
+            return True
+    func = node.func
+    return type(func) is cst.Attribute and func.attr.value == "__init__"
 
 
 def _reads_key(init: cst.FunctionDef, key: str) -> bool:

@@ -9,7 +9,6 @@ class that is saved somewhere in the module) are decided in ``leave_Module``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import ClassVar, cast
 
 import libcst as cst
@@ -123,12 +122,8 @@ class SavingChecker(Checker):
         arg = _calls.argument(node, "filepath", 0)
         return arg is not None and "$" + self.ctx.code_for(arg.value) in self.pending.written
 
-    @cached_property
-    def _imports_keras(self) -> bool:  # asked for most method calls: computed once per file
-        return self.ctx.names.imports_keras
-
     def _method(self, node: cst.Call) -> str | None:
-        if type(node.func) is cst.Attribute and self._imports_keras:
+        if type(node.func) is cst.Attribute and self.ctx.names.imports_keras:
             return node.func.attr.value
         return None
 
