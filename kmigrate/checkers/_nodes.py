@@ -1,9 +1,10 @@
-"""Sets of libcst node classes, for tests that run on every node of a file.
+"""Cheap ways to look at a libcst tree, for code that runs on every node or every statement.
 
 libcst nodes are ABCs: an ``isinstance`` test that fails runs ``ABCMeta.__instancecheck__`` in
 Python, which dominates a tree walk. Hot paths test ``type(node)`` instead: ``is`` against a
 concrete class (one with no subclasses: ``Name``, ``Call``, ``Attribute``, ...) or ``in`` one of
-these sets for an abstract base.
+the sets of classes below for an abstract base. :func:`statements` lists a module's statements
+without a walk through its expressions.
 """
 
 from __future__ import annotations
