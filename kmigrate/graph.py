@@ -22,6 +22,7 @@ from typing import Union
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._nodes import EXPRESSIONS, NODES, SMALL_STATEMENTS, STATEMENTS, SUITES
 from kmigrate.names import Names
 from kmigrate.walk import walk
 
@@ -41,10 +42,13 @@ QUERY_ATTENTION = frozenset({"MultiHeadAttention", "GroupedQueryAttention"})  # 
 MODELS = frozenset({"keras.Model", "keras.models.Model"})
 SEQUENTIALS = frozenset({"keras.Sequential", "keras.models.Sequential"})
 INPUTS = frozenset({"keras.Input", "keras.layers.Input"})
+_CONSTRUCTORS = MODELS | SEQUENTIALS
+_CONSTRUCTOR_NAMES = frozenset(n.rpartition(".")[2] for n in _CONSTRUCTORS)
 # Calls that only look at a model or layer: passing one to them is not a use out of sight.
 INSPECTING = frozenset({"keras.utils.plot_model", "keras.utils.model_to_dot", "keras.utils.print_summary"})
 INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "type", "id", "isinstance", "hasattr"})
 _BUILTINS = frozenset(dir(builtins))
+_SCOPED = frozenset({cst.Lambda, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
 
 
 @dataclass(eq=False)
@@ -245,40 +249,40 @@ class Graph:
             self._stmt(stmt, env)
 
     def _stmt(self, stmt: cst.CSTNode, env: Env) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            self._block(stmt.body, env)
-        elif isinstance(stmt, cst.BaseSmallStatement):
-            self._small(stmt, env)
-        elif isinstance(stmt, cst.BaseSuite):
-            self._block(stmt.body, env)
-        elif isinstance(stmt, cst.FunctionDef):
+        # Tests of `type(stmt)`, not isinstance(): see kmigrate.checkers._nodes.
+        cls = type(stmt)
+        if cls is cst.SimpleStatementLine or cls in SUITES:
+            self._block(stmt.body, env)  # type: ignore[attr-defined]
+        elif cls in SMALL_STATEMENTS:
+            self._small(stmt, env)  # type: ignore[arg-type]
+        elif type(stmt) is cst.FunctionDef:
             for deco in stmt.decorators:
                 self._escape(self.eval(deco.decorator, env))
             fn = _Function(stmt, env)
             self._functions.append(fn)
             env.vars[stmt.name.value] = fn
-        elif isinstance(stmt, cst.ClassDef):
+        elif type(stmt) is cst.ClassDef:
             self._class(stmt, env)
-        elif isinstance(stmt, (cst.If, cst.While)):
+        elif type(stmt) is cst.If or type(stmt) is cst.While:
             self._escape(self.eval(stmt.test, env))
             self._stmt(stmt.body, env)
             if stmt.orelse is not None:
                 self._stmt(stmt.orelse, env)
-        elif isinstance(stmt, cst.Else):
+        elif type(stmt) is cst.Else:
             self._stmt(stmt.body, env)
-        elif isinstance(stmt, cst.For):
+        elif type(stmt) is cst.For:
             self._escape(self.eval(stmt.iter, env))
             self._bind(stmt.target, None, env)
             self._stmt(stmt.body, env)
             if stmt.orelse is not None:
                 self._stmt(stmt.orelse, env)
-        elif isinstance(stmt, cst.With):
+        elif type(stmt) is cst.With:
             for item in stmt.items:
                 self._escape(self.eval(item.item, env))
                 if item.asname is not None:
                     self._bind(item.asname.name, None, env)
             self._stmt(stmt.body, env)
-        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        elif type(stmt) is cst.Try or type(stmt) is cst.TryStar:
             self._stmt(stmt.body, env)
             for handler in stmt.handlers:
                 if handler.name is not None:
@@ -291,31 +295,31 @@ class Graph:
             self._generic(stmt, env)
 
     def _small(self, small: cst.BaseSmallStatement, env: Env) -> None:
-        if isinstance(small, cst.Assign):
+        if type(small) is cst.Assign:
             value = self.eval(small.value, env)
             for target in small.targets:
                 self._bind(target.target, value, env)
-        elif isinstance(small, cst.AnnAssign):
+        elif type(small) is cst.AnnAssign:
             value = self.eval(small.value, env) if small.value is not None else None
             self._bind(small.target, value, env)
-        elif isinstance(small, cst.AugAssign):
+        elif type(small) is cst.AugAssign:
             self._escape(self.eval(small.value, env))
             self._escape(self.eval(small.target, env))
             self._bind(small.target, None, env)
-        elif isinstance(small, cst.Return):
+        elif type(small) is cst.Return:
             value = self.eval(small.value, env) if small.value is not None else None
             if not isinstance(value, Model):  # a builder's model is followed to its callers
                 self._escape(value)
             fn = env.vars.get("<function>")
             if isinstance(fn, _Function):
                 fn.returns.append(value)
-        elif isinstance(small, (cst.Global, cst.Nonlocal, cst.Del)):
+        elif type(small) is cst.Global or type(small) is cst.Nonlocal or type(small) is cst.Del:
             self.unresolved.update(_names_in(small))
-        elif not isinstance(small, (cst.Import, cst.ImportFrom)):
+        elif not (type(small) is cst.Import or type(small) is cst.ImportFrom):
             self._generic(small, env)
 
     def _bind(self, target: cst.BaseExpression, value: Value, env: Env) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             if target.value in env.vars:
                 old = env.vars[target.value]
                 # Rebound in the same scope (maybe in a branch): which value a later call
@@ -328,9 +332,9 @@ class Graph:
                 value.binding = target.value
             elif isinstance(value, Model):
                 value.bindings.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) is cst.Tuple or type(target) is cst.List:
             self._unpack(list(target.elements), value, env)
-        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
             found, owner = env.lookup(target.value.value)
             if found and isinstance(owner, _SelfRef):
                 self._resolved_attrs[id(target)] = value
@@ -349,7 +353,7 @@ class Graph:
         """``out, h, c = LSTM(..., return_state=True)(x)`` and ``out, *states = ...``."""
         seq = value if isinstance(value, Seq) else None
         items = seq.items if seq is not None else ()
-        star = next((i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)), None)
+        star = next((i for i, e in enumerate(elements) if type(e) is cst.StarredElement), None)
         tail = len(elements) - star - 1 if star is not None else 0
         for i, element in enumerate(elements):
             item: Value = None
@@ -382,7 +386,7 @@ class Graph:
         body_env = Env(env)
         methods = []
         for stmt in node.body.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 methods.append(stmt)
             else:
                 self._stmt(stmt, body_env)
@@ -435,31 +439,31 @@ class Graph:
     # ------------------------------------------------------------ expressions
     def eval(self, node: cst.BaseExpression, env: Env) -> Value:
         """The abstract value of ``node``; records layer calls and model uses on the way."""
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             found, value = env.lookup(node.value)
             if found:
                 return value
             if self.names.raw(node) is None and node.value not in _BUILTINS:
                 self.unresolved.add(node.value)
             return None
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             return self._call(node, env)
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             return self._attribute(node, env)
-        if isinstance(node, (cst.List, cst.Tuple)):
+        if type(node) is cst.List or type(node) is cst.Tuple:
             items = []
             for element in node.elements:
                 value = self.eval(element.value, env)
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     self._escape(value)
                     return None
                 if isinstance(value, (Layer, Model)):  # stored in a container: uses out of sight
                     value.escaped = True
                 items.append(value)
             return Seq(tuple(items))
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             return self._subscript(node, env)
-        if isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        if type(node) in _SCOPED:
             self._scoped(node, env)
             return None
         self._generic(node, env)
@@ -468,7 +472,7 @@ class Graph:
     def _subscript(self, node: cst.Subscript, env: Env) -> Value:
         base = self.eval(node.value, env)
         index = None
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index:
             index = literal_int(node.slice[0].slice.value)
         if isinstance(base, Seq) and index is not None and not base.open:
             if -len(base.items) <= index < len(base.items):
@@ -500,11 +504,12 @@ class Graph:
 
     def _generic(self, node: cst.CSTNode, env: Env) -> None:
         for child in _children(node):
-            if isinstance(child, cst.Arg):
-                self._escape(self.eval(child.value, env))
-            elif isinstance(child, cst.BaseExpression):
-                self._escape(self.eval(child, env))
-            elif isinstance(child, (cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite)):
+            cls = type(child)
+            if cls is cst.Arg:
+                self._escape(self.eval(child.value, env))  # type: ignore[attr-defined]
+            elif cls in EXPRESSIONS:
+                self._escape(self.eval(child, env))  # type: ignore[arg-type]
+            elif cls in STATEMENTS:
                 self._stmt(child, env)
             else:
                 self._generic(child, env)
@@ -517,7 +522,7 @@ class Graph:
                 self._escape(item)
 
     def _attribute(self, node: cst.Attribute, env: Env) -> Value:
-        if isinstance(node.value, cst.Name):
+        if type(node.value) is cst.Name:
             found, owner = env.lookup(node.value.value)
             if isinstance(owner, _SelfRef):
                 if node.attr.value not in owner.attrs:
@@ -535,9 +540,9 @@ class Graph:
     def _keras_name(self, func: cst.BaseExpression, env: Env) -> str | None:
         """Canonical Keras name of a call's function, unless a local value shadows it."""
         root = func
-        while isinstance(root, cst.Attribute):
+        while type(root) is cst.Attribute:
             root = root.value
-        if not isinstance(root, cst.Name):
+        if type(root) is not cst.Name:
             return None
         found, value = env.lookup(root.value)
         if found and value is not None:
@@ -550,14 +555,14 @@ class Graph:
         if name is not None:
             return self._keras_call(node, name, env)
         callee: Value = None
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             base = self.eval(func.value, env)
             if not isinstance(base, _SelfRef):
                 return self._method(node, base, func.attr.value, env)
             callee = base.attrs.get(func.attr.value)
             if func.attr.value in base.attrs:
                 self._resolved_attrs[id(func)] = callee
-        elif isinstance(func, cst.Name) and func.value in INSPECTING_BUILTINS and not env.lookup(func.value)[0]:
+        elif type(func) is cst.Name and func.value in INSPECTING_BUILTINS and not env.lookup(func.value)[0]:
             for arg in node.args:
                 self.eval(arg.value, env)
             return None
@@ -705,7 +710,7 @@ class Graph:
         first = _calls.argument(node, "query" if layer.cls in QUERY_ATTENTION else "inputs", 0)
         inp = self.eval(first.value, env) if first is not None else None
         explicit = _calls.keyword(node, "mask")
-        if explicit is not None and isinstance(explicit.value, cst.Name) and explicit.value.value == "None":
+        if explicit is not None and type(explicit.value) is cst.Name and explicit.value.value == "None":
             explicit = None  # ``mask=None`` is filled in from the input, like no argument
         for arg in node.args:
             if arg is not first and arg is not explicit:
@@ -781,22 +786,32 @@ class Graph:
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Fields that hold only whitespace, punctuation and operators: nothing the graph evaluates.
+_INERT_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "equal", "colon", "dot", "operator", "header", "footer",
+    "leading_lines", "lines_after_decorators", "newline", "lbracket", "rbracket", "lbrace",
+    "rbrace", "first_line", "empty_lines", "indent", "trailing_whitespace", "asynchronous",
+})
 
 
 def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """Child nodes in source order, without whitespace (``node.children`` rebuilds the node)."""
+    """Child nodes in source order, without whitespace and punctuation (``node.children``
+    rebuilds the node)."""
     cls = type(node)
     names = _CHILD_FIELDS.get(cls)
     if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls) if "whitespace" not in f.name)
+        names = tuple(
+            f.name for f in dataclasses.fields(cls) if "whitespace" not in f.name and f.name not in _INERT_FIELDS
+        )
         _CHILD_FIELDS[cls] = names
     out: list[cst.CSTNode] = []
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        cls = type(value)
+        if cls in NODES:
             out.append(value)
         elif isinstance(value, (tuple, list)):
-            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+            out.extend(v for v in value if type(v) in NODES)
     return out
 
 
@@ -815,6 +830,13 @@ def _attributes_named(module: cst.Module, attr: str) -> list[cst.Attribute]:
 
     walk(module, {"Attribute": [seen]}, {}, [])
     return found
+
+
+def builds_model(names: Names, call: cst.Call) -> bool:
+    """Whether ``call`` may construct a model: the graph finds models only at such calls, so
+    the rules about models need no graph in a module without one."""
+    func = call.func
+    return _calls.may_resolve_to(func, _CONSTRUCTOR_NAMES) and names.resolve_keras(func) in _CONSTRUCTORS
 
 
 def graph_of(ctx: object) -> Graph:

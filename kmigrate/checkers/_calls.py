@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import libcst as cst
+
+
+def may_resolve_to(func: cst.BaseExpression, last_names: Container[str]) -> bool:
+    """Whether ``func`` can resolve to a name whose last component is in ``last_names``.
+
+    A cheap test to run before name resolution on every call: an attribute chain resolves to a
+    name ending with its own last attribute, so only a bare name needs resolving.
+    """
+    return type(func) is not cst.Attribute or func.attr.value in last_names
 
 
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:

@@ -9,7 +9,6 @@ every checker through :func:`keras_classes`.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -106,31 +105,35 @@ def _body(node: cst.ClassDef | cst.FunctionDef) -> tuple[cst.BaseStatement, ...]
     return ()
 
 
+_BLOCKS = frozenset({cst.IndentedBlock, cst.Else, cst.Finally})
+
+
 def _class_defs(statements: Sequence[cst.CSTNode], out: list[cst.ClassDef]) -> None:
     """Every ClassDef among ``statements`` and the blocks nested in them, in source order.
 
     Walks statements by hand (simple statements hold no classes): a libcst visitor would also
-    descend into every expression.
+    descend into every expression. Node classes are tested with ``type(...)``, not
+    ``isinstance``, which is slow on libcst's ABC classes (all the classes here are final).
     """
     for stmt in statements:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             continue
-        if isinstance(stmt, cst.ClassDef):
+        if type(stmt) is cst.ClassDef:
             out.append(stmt)
         for attr in ("body", "orelse", "finalbody"):
             child = getattr(stmt, attr, None)
-            if isinstance(child, (cst.IndentedBlock, cst.Else, cst.Finally)):
+            if type(child) in _BLOCKS:
+                child = child.body  # type: ignore[union-attr]
+            if type(child) is cst.IndentedBlock:
                 child = child.body
-            if isinstance(child, cst.IndentedBlock):
-                child = child.body
-            if isinstance(child, cst.If):
+            if type(child) is cst.If:
                 _class_defs((child,), out)
             elif isinstance(child, (tuple, list)):
                 _class_defs(child, out)
         for attr in ("handlers", "cases"):
             for part in getattr(stmt, attr, ()) or ():
                 body = part.body
-                _class_defs(body.body if isinstance(body, cst.IndentedBlock) else (), out)
+                _class_defs(body.body if type(body) is cst.IndentedBlock else (), out)
 
 
 class KerasClasses:
@@ -219,12 +222,12 @@ class KerasClasses:
         nested = False
         for i in range(len(ancestors) - 1, 1, -1):
             node = ancestors[i]
-            if isinstance(node, cst.ClassDef):
+            if type(node) is cst.ClassDef:
                 return None
-            if not isinstance(node, cst.FunctionDef):
+            if type(node) is not cst.FunctionDef:
                 continue
             owner = ancestors[i - 2]
-            if isinstance(ancestors[i - 1], cst.IndentedBlock) and isinstance(owner, cst.ClassDef):
+            if type(ancestors[i - 1]) is cst.IndentedBlock and type(owner) is cst.ClassDef:
                 info = self.of(owner)
                 return Method(info, node, nested) if info is not None else None
             nested = True
@@ -244,15 +247,12 @@ def _first_kind(
     return None
 
 
-_CACHE: weakref.WeakKeyDictionary[Context, KerasClasses] = weakref.WeakKeyDictionary()
-
-
 def keras_classes(ctx: Context) -> KerasClasses:
     """The Keras classes of the module ``ctx`` checks (computed once per file)."""
-    found = _CACHE.get(ctx)
+    found: KerasClasses | None = getattr(ctx, "_keras_classes", None)
     if found is None:
         found = KerasClasses(ctx)
-        _CACHE[ctx] = found
+        setattr(ctx, "_keras_classes", found)
     return found
 
 
@@ -260,8 +260,8 @@ def is_self_attr(node: cst.BaseExpression, self_name: str | None, attr: str | No
     """``self.<attr>`` (any attribute when ``attr`` is None)."""
     return (
         self_name is not None
-        and isinstance(node, cst.Attribute)
-        and isinstance(node.value, cst.Name)
+        and type(node) is cst.Attribute
+        and type(node.value) is cst.Name
         and node.value.value == self_name
         and (attr is None or node.attr.value == attr)
     )

@@ -28,7 +28,8 @@ OPTIMIZER_NAMES = frozenset({"optimizer", "opt"})
 
 def method_name(call: cst.Call) -> str | None:
     """``x.fit(...)`` -> ``fit``."""
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+    # `type(...) is`: isinstance() on libcst's ABC node classes is slow, and this runs per call.
+    return call.func.attr.value if type(call.func) is cst.Attribute else None
 
 
 def string_arg(node: cst.BaseExpression | None) -> str | None:

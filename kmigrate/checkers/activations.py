@@ -104,9 +104,7 @@ class ActivationChecker(Checker):
         callee = self.ctx.names.resolve(node.func)
         if callee is None:
             return
-        if callee.startswith("keras."):
-            if self.ctx.names.resolve_keras(node.func) is None:
-                return
+        if callee.startswith("keras."):  # only names from a Keras package canonicalise to this
             self._strings(node, callee)
             if callee in CONVLSTM:
                 self._convlstm(node, callee)

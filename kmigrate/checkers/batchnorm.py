@@ -20,6 +20,7 @@ from kmigrate.engine import Checker, Context, FixSpec, NodeEdit
 KM_VARIANCE, KM_ARGS, KM_SYNC = "KM109", "KM311", "KM312"
 BN = "keras.layers.BatchNormalization"
 SYNC_BN = "keras.layers.experimental.SyncBatchNormalization"
+_LAST_NAMES = frozenset(n.rpartition(".")[2] for n in (BN, SYNC_BN))
 SEQUENTIAL = ("keras.Sequential", "keras.models.Sequential")
 
 _RANK = {4: ("Conv2D", "Convolution2D", "Conv2DTranspose", "Convolution2DTranspose", "DepthwiseConv2D",
@@ -55,7 +56,7 @@ class BatchNormChecker(Checker):
 
     def _layer_class(self, func: cst.BaseExpression) -> str | None:
         names = self.ctx.names
-        if isinstance(func, cst.Call):
+        if type(func) is cst.Call:
             return names.resolve_keras(func.func)
         return names.instance_of(func) or names.resolve_keras(func)
 
@@ -70,13 +71,15 @@ class BatchNormChecker(Checker):
         return rank
 
     def rank(self, node: cst.BaseExpression) -> int | None:
-        if isinstance(node, cst.Name):
+        # `type(node) is`, not the slower isinstance() on libcst's ABC node classes: this runs
+        # on every assigned value.
+        if type(node) is cst.Name:
             return self.ranks[-1].get(node.value)
-        if isinstance(node, cst.BinaryOperation):
+        if type(node) is cst.BinaryOperation:
             return self.rank(node.left) or self.rank(node.right)
-        if isinstance(node, (cst.List, cst.Tuple)) and node.elements:
+        if (type(node) is cst.List or type(node) is cst.Tuple) and node.elements:
             return self.rank(node.elements[0].value)
-        if not isinstance(node, cst.Call):
+        if type(node) is not cst.Call:
             return None
         cls = self._layer_class(node.func)
         if cls in ("keras.Input", "keras.layers.Input"):
@@ -94,7 +97,7 @@ class BatchNormChecker(Checker):
     def leave_Assign(self, node: cst.Assign) -> None:
         rank = self.rank(node.value)
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
+            if type(target.target) is cst.Name:
                 if rank is None:
                     self.ranks[-1].pop(target.target.value, None)
                 else:
@@ -138,6 +141,8 @@ class BatchNormChecker(Checker):
 
     # ------------------------------------------------------------ findings
     def visit_Call(self, node: cst.Call) -> None:
+        if not _calls.may_resolve_to(node.func, _LAST_NAMES):
+            return
         callee = self.ctx.names.resolve_keras(node.func)
         if callee == BN:
             self._arguments(node, "BatchNormalization")

@@ -190,8 +190,8 @@ class CallGraphChecker(Checker):
             return
         func = node.func
         if not (
-            (isinstance(func, cst.Attribute) and func.attr.value == "numpy")
-            or (isinstance(func, cst.Name) and func.value in ("float", "int"))
+            (type(func) is cst.Attribute and func.attr.value == "numpy")
+            or (type(func) is cst.Name and func.value in ("float", "int"))
             or (self.ctx.names.resolve(func) or "").startswith("numpy.")
         ):
             return

@@ -27,6 +27,7 @@ MONITOR_CALLBACKS = {
     "keras.callbacks.ReduceLROnPlateau": (0, 4),
 }
 RLROP = "keras.callbacks.ReduceLROnPlateau"
+_LAST_NAMES = frozenset(n.rpartition(".")[2] for n in MONITOR_CALLBACKS)
 RLROP_ARGS = frozenset(
     {"monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"}
 )
@@ -184,6 +185,8 @@ class CallbackChecker(Checker):
         return False
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not _calls.may_resolve_to(node.func, _LAST_NAMES):
+            return
         callee = self.ctx.names.resolve_keras(node.func)
         if callee not in MONITOR_CALLBACKS:
             return

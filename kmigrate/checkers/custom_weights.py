@@ -26,6 +26,7 @@ METRIC_K3_ORDER = ("shape", "initializer", "dtype", "name")
 TF_ONLY = ("use_resource", "partitioner", "caching_device", "getter", "collections", "layout",
            "experimental_enable_variable_lifting")
 TF_VARIABLE = "tensorflow.Variable"
+_VARIABLE = (TF_VARIABLE.rpartition(".")[2],)
 AGGREGATIONS = {"NONE": "none", "SUM": "sum", "MEAN": "mean", "ONLY_FIRST_REPLICA": "only_first_replica"}
 
 
@@ -50,7 +51,7 @@ class CustomWeightsChecker(Checker):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "add_weight":
+        if type(func) is cst.Attribute and func.attr.value == "add_weight":
             if self.ctx.enabled(KM_ADD_WEIGHT) or self.ctx.enabled(KM_METRIC_WEIGHT):
                 method = self._method()
                 if method is not None and is_self_attr(func, method.self_name):
@@ -59,7 +60,11 @@ class CustomWeightsChecker(Checker):
                     else:
                         self._layer_weight(node)
             return
-        if self.ctx.enabled(KM_TF_VARIABLE) and self.ctx.names.resolve(func) == TF_VARIABLE:
+        if (
+            self.ctx.enabled(KM_TF_VARIABLE)
+            and _calls.may_resolve_to(func, _VARIABLE)
+            and self.ctx.names.resolve(func) == TF_VARIABLE
+        ):
             self._tf_variable(node)
 
     def _method(self) -> Method | None:

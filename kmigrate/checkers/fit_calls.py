@@ -12,10 +12,10 @@ from typing import ClassVar
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._nodes import statements
 from kmigrate.checkers._sequences import SequenceClass, sequence_classes, super_init_fixable
 from kmigrate.checkers._train import method_name
 from kmigrate.engine import Checker, FixSpec, NodeEdit
-from kmigrate.walk import scan
 
 KM_GENERATOR, KM_COMPILE, KM_WORKERS, KM_RESET = "KM350", "KM351", "KM352", "KM353"
 KM_SUPER = "KM355"  # sequence_init.py
@@ -56,21 +56,19 @@ class FitCallsChecker(Checker):
     def _sequence_instances(self, sequences: dict[str, SequenceClass]) -> dict[str, str]:
         """Names bound exactly once, to ``LocalSequence(...)``."""
         counts: dict[str, list[str | None]] = {}
-
-        class Assigns(cst.CSTVisitor):
-            def visit_Assign(self, node: cst.Assign) -> None:
-                for t in node.targets:
-                    if isinstance(t.target, cst.Name):
-                        v = node.value
-                        cls = (
-                            v.func.value
-                            if isinstance(v, cst.Call) and isinstance(v.func, cst.Name)
-                            and v.func.value in sequences
-                            else None
-                        )
-                        counts.setdefault(t.target.value, []).append(cls)
-
-        scan(self.ctx.module, Assigns())
+        for node in statements(self.ctx.module):
+            if type(node) is not cst.Assign:
+                continue
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    v = node.value
+                    cls = (
+                        v.func.value
+                        if isinstance(v, cst.Call) and isinstance(v.func, cst.Name)
+                        and v.func.value in sequences
+                        else None
+                    )
+                    counts.setdefault(t.target.value, []).append(cls)
         return {n: c[0] for n, c in counts.items() if len(c) == 1 and c[0] is not None}
 
     # ------------------------------------------------------------ calls

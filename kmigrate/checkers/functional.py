@@ -57,7 +57,7 @@ class FunctionalChecker(Checker):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         params = node.params
         names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-        method = isinstance(self.ctx.parent(2), cst.ClassDef)
+        method = type(self.ctx.parent(2)) is cst.ClassDef
         in_call = method and node.name.value in ("call", "__call__")
         # Methods' parameters are never seeded: `self` and real tensors in call()/build().
         self.scopes.append(_Scope(frozenset() if method else frozenset(names), in_call))
@@ -94,47 +94,46 @@ class FunctionalChecker(Checker):
 
     # ------------------------------------------------------------ dataflow
     def is_kt(self, node: cst.BaseExpression | None) -> bool:
-        scope = self.scopes[-1]
-        if node is None:
-            return False
-        if isinstance(node, cst.Name):
-            return node.value in scope.kt
-        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-            return any(self.is_kt(e.value) for e in node.elements if not isinstance(e, cst.StarredElement))
-        if isinstance(node, cst.Dict):
-            return any(isinstance(e, cst.DictElement) and self.is_kt(e.value) for e in node.elements)
-        if isinstance(node, cst.Subscript):
-            return self.is_kt(node.value)
-        if isinstance(node, cst.BinaryOperation):
-            return self.is_kt(node.left) or self.is_kt(node.right)
-        if isinstance(node, cst.UnaryOperation):
-            return self.is_kt(node.expression)
-        if isinstance(node, cst.Comparison):
-            return self.is_kt(node.left) or any(self.is_kt(c.comparator) for c in node.comparisons)
-        if isinstance(node, cst.IfExp):
-            return self.is_kt(node.body) or self.is_kt(node.orelse)
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in SYMBOLIC_ATTRS and self._is_keras_object(node.value)
-        if isinstance(node, cst.Call):
+        # `type(node) is`: libcst nodes are ABCs, whose failing isinstance() is a Python-level
+        # call, and this runs on every assigned value; none of these classes has subclasses.
+        if type(node) is cst.Name:
+            return node.value in self.scopes[-1].kt
+        if type(node) is cst.Call:
             return self._call_is_kt(node)
+        if type(node) is cst.Attribute:
+            return node.attr.value in SYMBOLIC_ATTRS and self._is_keras_object(node.value)
+        if type(node) is cst.List or type(node) is cst.Tuple or type(node) is cst.Set:
+            return any(self.is_kt(e.value) for e in node.elements if type(e) is not cst.StarredElement)
+        if type(node) is cst.Dict:
+            return any(type(e) is cst.DictElement and self.is_kt(e.value) for e in node.elements)
+        if type(node) is cst.Subscript:
+            return self.is_kt(node.value)
+        if type(node) is cst.BinaryOperation:
+            return self.is_kt(node.left) or self.is_kt(node.right)
+        if type(node) is cst.UnaryOperation:
+            return self.is_kt(node.expression)
+        if type(node) is cst.Comparison:
+            return self.is_kt(node.left) or any(self.is_kt(c.comparator) for c in node.comparisons)
+        if type(node) is cst.IfExp:
+            return self.is_kt(node.body) or self.is_kt(node.orelse)
         return False
 
     def _is_keras_object(self, node: cst.BaseExpression) -> bool:
         names = self.ctx.names
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             return (names.instance_of(node) or "").startswith("keras.")
-        if isinstance(node, cst.Call):
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "get_layer":
+        if type(node) is cst.Call:
+            if type(node.func) is cst.Attribute and node.func.attr.value == "get_layer":
                 return True
             return (names.resolve_keras(node.func) or "").startswith(("keras.applications.", *MODELS))
-        if isinstance(node, cst.Subscript):  # model.layers[-1]
-            return isinstance(node.value, cst.Attribute) and node.value.attr.value == "layers"
+        if type(node) is cst.Subscript:  # model.layers[-1]
+            return type(node.value) is cst.Attribute and node.value.attr.value == "layers"
         return False
 
     def _call_is_kt(self, node: cst.Call) -> bool:
         names = self.ctx.names
         scope = self.scopes[-1]
-        if isinstance(node.func, cst.Name) and node.func.value in NOT_TENSORS and names.raw(node.func) is None:
+        if type(node.func) is cst.Name and node.func.value in NOT_TENSORS and names.raw(node.func) is None:
             return False
         callee = names.resolve(node.func)
         if callee in INPUTS:
@@ -144,19 +143,19 @@ class FunctionalChecker(Checker):
         args = [a.value for a in node.args]
         if any(self.is_kt(a) for a in args):
             return True
-        if scope.in_call or not any(isinstance(a, cst.Name) and a.value in scope.params for a in args):
+        if scope.in_call or not any(type(a) is cst.Name and a.value in scope.params for a in args):
             return False
         # A layer applied to a helper function's parameter: the helper builds a functional block.
         func = node.func
-        if isinstance(func, cst.Call):
+        if type(func) is cst.Call:
             return (names.resolve_keras(func.func) or "").startswith("keras.layers.")
         return (names.instance_of(func) or "").startswith("keras.layers.")
 
     def _bind(self, target: cst.BaseExpression, kt: bool) -> None:
         scope = self.scopes[-1]
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             (scope.kt.add if kt else scope.kt.discard)(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) is cst.Tuple or type(target) is cst.List:
             for el in target.elements:
                 self._bind(el.value, kt)
 
@@ -178,11 +177,11 @@ class FunctionalChecker(Checker):
         callee = self.ctx.names.resolve(node.func)
         if callee is None:
             return
-        if callee.startswith("tensorflow.") and self.ctx.names.resolve_keras(node.func) is None:
+        # Canonical names from a Keras package start with `keras.`, so a `tensorflow.` callee is
+        # a TF op, and the names below can only come from Keras.
+        if callee.startswith("tensorflow."):
             if any(self.is_kt(a.value) for a in node.args):
                 self._tf_op(node, callee)
-            return
-        if self.ctx.names.resolve_keras(node.func) is None:
             return
         if callee in INPUTS or callee == INPUT_LAYER:
             self._input(node, callee)

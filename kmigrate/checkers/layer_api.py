@@ -25,7 +25,7 @@ class LayerApiChecker(Checker):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not isinstance(func, cst.Attribute):
+        if type(func) is not cst.Attribute:
             return
         attr = func.attr.value
         if attr not in METHODS:

@@ -34,6 +34,8 @@ RNN = {"RNN", "SimpleRNN", "LSTM", "GRU"}
 NO_KWARGS = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"}
 LAYER_BASES = {"keras.layers.Layer", "keras.engine.base_layer.Layer"}
 K2_LAYER_INIT = ("trainable", "name", "dtype", "dynamic")
+# The keywords a constructor call can be reported for.
+_JUDGED_KEYWORDS = frozenset({"name", "dynamic", "input_dim", "input_shape", *STILL_ACCEPTED})
 KERNEL_LAYERS = {"Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"}
 
 
@@ -72,8 +74,11 @@ class LayerInitChecker(Checker):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "add_weight":
             self._weight_name(node)
+            return
+        if not _may_report(node):  # most calls: dismissed without resolving what they build
             return
         target = self._target(node)
         if target is None or target.kind == "metric":
@@ -302,6 +307,17 @@ class LayerInitChecker(Checker):
             f"`{self.ctx.code_for(positional[0].value)}` raises `TypeError`",
             fix,
         )
+
+
+def _may_report(node: cst.Call) -> bool:
+    """Whether a constructor call passes a keyword judged here or is an ``X.__init__(...)``
+    (KM320's positional ``super().__init__`` arguments): only those can be reported."""
+    for arg in node.args:  # a loop, not any(): this runs on every call
+        keyword = arg.keyword
+        if keyword is not None and keyword.value in _JUDGED_KEYWORDS:
+            return True
+    func = node.func
+    return type(func) is cst.Attribute and func.attr.value == "__init__"
 
 
 def _reads_key(init: cst.FunctionDef, key: str) -> bool:

@@ -17,6 +17,7 @@ SEQUENTIAL = ("keras.Sequential", "keras.models.Sequential")
 SHAPE_ATTRS = {"input_shape": "input", "output_shape": "output"}
 SHAPE_KWARGS = ("input_shape", "batch_input_shape", "input_dim")
 INPUT_LENGTH = "input_length"
+_EMBEDDING = ("Embedding",)
 _COMPS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 
 
@@ -52,11 +53,11 @@ class LayerShapeChecker(Checker):
     leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
 
     def _is_layer(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, cst.Subscript):  # model.layers[i]
+        if type(node) is cst.Subscript:  # model.layers[i]
             return _layers_attr(node.value)
-        if isinstance(node, cst.Call):  # model.get_layer("name")
-            return isinstance(node.func, cst.Attribute) and node.func.attr.value == "get_layer"
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Call:  # model.get_layer("name")
+            return type(node.func) is cst.Attribute and node.func.attr.value == "get_layer"
+        if type(node) is cst.Name:
             if node.value in self.layer_vars:
                 return True
             return (self.ctx.names.instance_of(node) or "").startswith("keras.layers.")
@@ -83,7 +84,9 @@ class LayerShapeChecker(Checker):
 
     # ------------------------------------------------------------ Embedding(input_length=)
     def visit_Call(self, node: cst.Call) -> None:
-        if self.ctx.names.resolve_keras(node.func) != "keras.layers.Embedding":
+        if not _calls.may_resolve_to(node.func, _EMBEDDING) or (
+            self.ctx.names.resolve_keras(node.func) != "keras.layers.Embedding"
+        ):
             return
         arg = _calls.keyword(node, INPUT_LENGTH)
         if arg is None:

@@ -96,9 +96,10 @@ class LossReductionChecker(Checker):
     # ------------------------------------------------------------ Reduction.X
     def visit_Attribute(self, node: cst.Attribute) -> None:
         value = node.value
+        # `type(...) is`, not the slower isinstance() on libcst's ABC node classes.
         if node.attr.value not in _LAST_PARTS and not (
-            isinstance(value, cst.Attribute) and value.attr.value in _ENUM_NAMES
-        ) and not (isinstance(value, cst.Name) and value.value in _ENUM_NAMES):
+            type(value) is cst.Attribute and value.attr.value in _ENUM_NAMES
+        ) and not (type(value) is cst.Name and value.value in _ENUM_NAMES):
             return  # cheap test first: this runs on every attribute of every file
         parent = self.ctx.parent()
         if isinstance(parent, cst.Attribute) and parent.value is node:

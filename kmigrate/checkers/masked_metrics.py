@@ -13,7 +13,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._append import append_arg, append_element
 from kmigrate.engine import Checker, Context, FixSpec, NodeEdit, words
-from kmigrate.graph import Graph, Model, graph_of
+from kmigrate.graph import Graph, Model, builds_model, graph_of
 
 KM_MASKED_METRICS = "KM125"
 
@@ -75,10 +75,20 @@ class MaskedMetricsChecker(Checker):
     # The graph is only built where a mask source is named.
     needles = MASK_SOURCE_WORDS
 
+    _wanted = False  # the rule may fire in this module
+    _models = False  # ... and it calls a model constructor: the graph is worth building
+
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_MASKED_METRICS) or not self.ctx.names.imports_keras:
             return
-        if not names_mask_source(self.ctx):  # no mask source: skip the graph
+        self._wanted = self.ctx.mentions(*MASK_SOURCE_WORDS)  # see names_mask_source
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._wanted and not self._models:
+            self._models = builds_model(self.ctx.names, node)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if not self._models or not names_mask_source(self.ctx):  # no mask source: no graph
             return
         graph = graph_of(self.ctx)
         for model in graph.models:

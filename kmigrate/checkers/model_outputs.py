@@ -13,9 +13,9 @@ import json
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._nodes import statements
 from kmigrate.engine import Checker, FixSpec, NodeEdit
-from kmigrate.graph import Model, graph_of
-from kmigrate.walk import walk
+from kmigrate.graph import Model, builds_model, graph_of
 
 KM_SAMPLE_WEIGHT, KM_FLAT_METRICS = "KM220", "KM221"
 SAMPLE_WEIGHT, VALIDATION_DATA, COMPILE = "sample_weight", "validation_data", "compile"
@@ -33,6 +33,9 @@ class ModelOutputsChecker(Checker):
     # the model (``metrics`` may be passed by position).
     needles = frozenset({SAMPLE_WEIGHT, VALIDATION_DATA, COMPILE})
 
+    _wanted = False  # the rules may fire in this module
+    _models = False  # ... and it calls a model constructor: the graph is worth building
+
     def visit_Module(self, node: cst.Module) -> None:
         ctx = self.ctx
         if not (ctx.enabled(KM_SAMPLE_WEIGHT) or ctx.enabled(KM_FLAT_METRICS)) or not ctx.names.imports_keras:
@@ -40,8 +43,16 @@ class ModelOutputsChecker(Checker):
         # Cheap text tests first: the graph is the expensive part, and each rule needs words.
         weights = ctx.enabled(KM_SAMPLE_WEIGHT) and ctx.mentions("mask_zero", "Masking") and ctx.mentions("sample_weight")
         flat = ctx.enabled(KM_FLAT_METRICS) and ctx.mentions("metrics") and ctx.mentions("compile")
-        if not (weights or flat):
+        self._wanted = bool(weights or flat)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._wanted and not self._models:
+            self._models = builds_model(self.ctx.names, node)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if not self._models:
             return
+        ctx = self.ctx
         graph = graph_of(ctx)
         self._assigned: dict[str, cst.BaseExpression] | None = None
         for model in graph.models:
@@ -161,21 +172,17 @@ class ModelOutputsChecker(Checker):
 def _single_assignments(module: cst.Module) -> dict[str, cst.BaseExpression]:
     """Names assigned exactly once in the module (any scope), with their value."""
     seen: dict[str, list[cst.BaseExpression]] = {}
-
-    def assign(node: cst.CSTNode) -> None:
-        assert isinstance(node, cst.Assign)
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                seen.setdefault(target.target.value, []).append(node.value)
-            else:  # unpacked: the value is not the name's
-                for name in _target_names(target.target):
-                    seen.setdefault(name, []).extend([node.value, node.value])
-
-    def rebind(node: cst.CSTNode) -> None:
-        for name in _target_names(node.target):  # type: ignore[attr-defined]
-            seen.setdefault(name, []).extend([node, node])  # type: ignore[list-item]
-
-    walk(module, {"Assign": [assign], "AugAssign": [rebind], "For": [rebind]}, {}, [])
+    for node in statements(module):
+        if type(node) is cst.Assign:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    seen.setdefault(target.target.value, []).append(node.value)
+                else:  # unpacked: the value is not the name's
+                    for name in _target_names(target.target):
+                        seen.setdefault(name, []).extend([node.value, node.value])
+        elif type(node) is cst.AugAssign or type(node) is cst.For:
+            for name in _target_names(node.target):
+                seen.setdefault(name, []).extend([node, node])  # type: ignore[list-item]
     return {name: values[0] for name, values in seen.items() if len(values) == 1}
 
 

@@ -60,6 +60,9 @@ def optimizer_class(name: str | None) -> str | None:
     return rest if rest in OPTIMIZERS else None
 
 
+_LAST_NAMES = frozenset({*OPTIMIZERS, "set_value", "get_value"})
+
+
 @dataclass
 class _Part:
     code: str
@@ -87,6 +90,8 @@ class OptimizerChecker(Checker):
     needles: ClassVar[frozenset[str]] = frozenset(OPTIMIZERS) | {"lr"}
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not _calls.may_resolve_to(node.func, _LAST_NAMES):
+            return
         callee = self.ctx.names.resolve_keras(node.func)
         cls = optimizer_class(callee)
         if cls is not None:

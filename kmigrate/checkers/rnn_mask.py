@@ -46,7 +46,7 @@ class RnnMaskChecker(Checker):
     def visit_Module(self, node: cst.Module) -> None:
         if not self.ctx.enabled(KM_RNN_MASK) or not self.ctx.names.imports_keras:
             return
-        if not names_mask_source(self.ctx) or not self.ctx.mentions("initial_state"):
+        if not self.ctx.mentions("initial_state") or not names_mask_source(self.ctx):
             return
         for call in graph_of(self.ctx).layer_calls:
             self._check(call)

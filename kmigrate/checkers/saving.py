@@ -123,7 +123,7 @@ class SavingChecker(Checker):
         return arg is not None and "$" + self.ctx.code_for(arg.value) in self.pending.written
 
     def _method(self, node: cst.Call) -> str | None:
-        if isinstance(node.func, cst.Attribute) and self.ctx.names.imports_keras:
+        if type(node.func) is cst.Attribute and self.ctx.names.imports_keras:
             return node.func.attr.value
         return None
 

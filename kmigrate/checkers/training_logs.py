@@ -9,9 +9,9 @@ from typing import ClassVar
 import libcst as cst
 
 from kmigrate.checkers import _calls
+from kmigrate.checkers._nodes import statements
 from kmigrate.checkers._train import method_name, string_arg
 from kmigrate.engine import Checker, FixSpec, NodeEdit
-from kmigrate.walk import scan as walk_scan
 
 KM_METRICS_NAMES, KM_LR_KEY = "KM137", "KM230"
 RESULT_METHODS = ("evaluate", "test_on_batch", "train_on_batch")
@@ -20,16 +20,19 @@ HOOK_CALLBACK = "keras.callbacks.LambdaCallback"
 METRICS_NAMES, LR_KEY = "metrics_names", "lr"
 
 
-class _HistoryScan(cst.CSTVisitor):
+class _HistoryScan:
     """Names bound to ``<...>.history`` or to ``model.fit(...)``, and writes of ``logs["lr"]``."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: cst.Module) -> None:
         self.history_names: set[str] = set()
         self.fit_names: set[str] = set()
         self.other_names: set[str] = set()
         self.writes_lr = False
+        for stmt in statements(module):
+            if type(stmt) is cst.Assign:
+                self._assign(stmt)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def _assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             t = target.target
             if isinstance(t, cst.Subscript) and _lr_key(t) is not None:
@@ -45,16 +48,17 @@ class _HistoryScan(cst.CSTVisitor):
                 self.other_names.add(t.value)
 
 
-class _OwnMetricsNames(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.found |= node.name.value == METRICS_NAMES
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        t = node.target
-        self.found |= isinstance(t, cst.Attribute) and t.attr.value == METRICS_NAMES and _is_self(t.value)
+def _own_metrics_names(module: cst.Module) -> bool:
+    """``def metrics_names`` or an assignment to ``self.metrics_names`` in ``module``."""
+    for stmt in statements(module):
+        if type(stmt) is cst.FunctionDef and stmt.name.value == METRICS_NAMES:
+            return True
+        if type(stmt) is cst.Assign:
+            for node in stmt.targets:
+                t = node.target
+                if isinstance(t, cst.Attribute) and t.attr.value == METRICS_NAMES and _is_self(t.value):
+                    return True
+    return False
 
 
 def _is_self(node: cst.BaseExpression) -> bool:
@@ -93,7 +97,7 @@ class TrainingLogsChecker(Checker):
         self._get_lr(node)
 
     def _evaluate_zip(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value == "dict" and len(node.args) == 1):
+        if not (type(node.func) is cst.Name and node.func.value == "dict" and len(node.args) == 1):
             return
         inner = node.args[0].value
         if node.args[0].keyword is not None or node.args[0].star or not isinstance(inner, cst.Call):
@@ -151,16 +155,13 @@ class TrainingLogsChecker(Checker):
         """Whether this file defines ``metrics_names`` itself: ``def metrics_names`` or an
         assignment to ``self.metrics_names``."""
         if self._own_names is None:
-            scan = _OwnMetricsNames()
-            walk_scan(self.ctx.module, scan)
-            self._own_names = scan.found
+            self._own_names = _own_metrics_names(self.ctx.module)
         return self._own_names
 
     # ------------------------------------------------------------ "lr" key (20)
     def _history(self) -> _HistoryScan:
         if self._scan is None:
-            self._scan = _HistoryScan()
-            walk_scan(self.ctx.module, self._scan)
+            self._scan = _HistoryScan(self.ctx.module)
         return self._scan
 
     def _is_log_dict(self, node: cst.BaseExpression) -> bool:
