@@ -9,9 +9,12 @@ source order (decorators before the definition they decorate).
 from __future__ import annotations
 
 import dataclasses
+import operator
+import typing
 from collections.abc import Callable, Mapping, Sequence
 
 import libcst as cst
+from libcst import MaybeSentinel
 
 _SKIP_FIELDS = frozenset(
     {
@@ -74,11 +77,21 @@ def _visited(cls: type) -> bool:
     return False
 
 
+def _may_hold_node(annotation: object) -> bool:
+    """Whether a field annotated ``annotation`` can hold a node (``str``, ``Literal[...]``: never)."""
+    if annotation is str or annotation is bool or typing.get_origin(annotation) is typing.Literal:
+        return False
+    args = typing.get_args(annotation)
+    if args:
+        return any(_may_hold_node(a) for a in args)
+    return annotation is not type(None) and annotation is not MaybeSentinel
+
+
 def _fields(cls: type) -> tuple[str, ...]:
     names = [
         f.name
         for f in dataclasses.fields(cls)
-        if f.name not in _SKIP_FIELDS and "whitespace" not in f.name
+        if f.name not in _SKIP_FIELDS and "whitespace" not in f.name and _may_hold_node(f.type)
     ]
     if "decorators" in names:
         names.remove("decorators")
@@ -89,6 +102,7 @@ def _fields(cls: type) -> tuple[str, ...]:
 
 
 Handler = Callable[[cst.CSTNode], object]
+_MISSING = object()
 
 
 def walk(
@@ -101,41 +115,60 @@ def walk(
 
     ``ancestors`` is kept as the stack of nodes from the root to the current node.
     """
-    fields = _FIELDS
-    skip = _SKIP_CLASSES
-    visit = _VISITED_CLASSES
+    # Per node class: (enter handlers, leave handlers, getter of the child fields, whether the
+    # getter returns one value rather than a tuple), or None for values the walk does not enter.
+    # A node without handlers and without child fields is not entered either: nothing sees it.
+    # One dict lookup per value decides all of it; the walk runs over every node of every file.
+    plans: dict[type, tuple | None] = {tuple: None, list: None, type(None): None, str: None}
+    plan_of = plans.get
     seq = (tuple, list)
 
-    def go(node: cst.CSTNode) -> None:
+    def plan_for(cls: type) -> tuple | None:
+        plan: tuple | None = None
+        if cls in _VISITED_CLASSES or (cls not in _SKIP_CLASSES and _visited(cls)):
+            names = _FIELDS.get(cls)
+            if names is None:
+                names = _fields(cls)
+            if cls in _OPAQUE:
+                names = ()  # import statements are visited whole; their names are not usages
+            enter = tuple(visits.get(cls.__name__, ()))
+            leave = tuple(leaves.get(cls.__name__, ()))
+            if enter or leave or names:
+                getter = operator.attrgetter(*names) if names else None
+                plan = (enter, leave, getter, len(names) == 1)
+        plans[cls] = plan
+        return plan
+
+    def go(node: cst.CSTNode, plan: tuple) -> None:
+        enter, leave, getter, single = plan
         ancestors.append(node)
-        cls = type(node)
-        name = cls.__name__
-        handlers = visits.get(name)
-        if handlers:
-            for fn in handlers:
-                fn(node)
-        names = fields.get(cls)
-        if names is None:
-            names = _fields(cls)
-        if cls in _OPAQUE:
-            names = ()  # import statements are visited whole; their names are not usages
-        for field in names:
-            value = getattr(node, field)
-            vcls = type(value)
-            if vcls in seq:
-                for item in value:
-                    icls = type(item)
-                    if icls in visit or (icls not in skip and _visited(icls)):
-                        go(item)
-            elif vcls in visit or (vcls not in skip and value is not None and _visited(vcls)):
-                go(value)
-        handlers = leaves.get(name)
-        if handlers:
-            for fn in handlers:
-                fn(node)
+        for fn in enter:
+            fn(node)
+        if getter is not None:
+            values = getter(node)
+            for value in (values,) if single else values:
+                vcls = type(value)
+                if vcls in seq:
+                    for item in value:
+                        icls = type(item)
+                        child = plan_of(icls, _MISSING)
+                        if child is _MISSING:
+                            child = plan_for(icls)
+                        if child is not None:
+                            go(item, child)
+                else:
+                    child = plan_of(vcls, _MISSING)
+                    if child is _MISSING:
+                        child = plan_for(vcls)
+                    if child is not None:
+                        go(value, child)
+        for fn in leave:
+            fn(node)
         ancestors.pop()
 
-    go(root)
+    plan = plan_for(type(root))
+    if plan is not None:
+        go(root, plan)
 
 
 def scan(root: cst.CSTNode, visitor: object) -> None:

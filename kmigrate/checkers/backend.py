@@ -13,7 +13,7 @@ from typing import ClassVar
 import libcst as cst
 
 from kmigrate.checkers import _calls
-from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, LEGACY_MODULES, Op, lookup
+from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, FUNCTIONS, LEGACY_MODULES, Op, lookup
 from kmigrate.checkers.optimizers import is_optimizer
 from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
@@ -25,6 +25,8 @@ PREFIX = "keras.backend."
 COMPAT_ORIGINS = ("tensorflow.keras",)
 _EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+# Statements whose blocks _patched looks into (classes without subclasses: compared by type).
+_BLOCKS = frozenset({cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With})
 
 
 def _atom(module: cst.Module, expr: cst.BaseExpression) -> str:
@@ -39,13 +41,13 @@ def _patched(module: cst.Module, names) -> frozenset[str]:  # type: ignore[no-un
     stack: list[cst.CSTNode] = list(module.body)
     while stack:
         stmt = stack.pop()
-        if isinstance(stmt, (cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With)):
+        if type(stmt) in _BLOCKS:
             stack.extend(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ())
             stack.extend(x for x in (getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None)) if x)
             stack.extend(getattr(stmt, "handlers", ()))
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+        elif type(stmt) is cst.SimpleStatementLine:
+            for small in stmt.body:  # type: ignore[attr-defined]
+                targets = [t.target for t in small.targets] if type(small) is cst.Assign else []
                 for target in targets:
                     if isinstance(target, cst.Attribute) and names.resolve(target.value) == "keras.backend":
                         found.add(target.attr.value)
@@ -63,8 +65,11 @@ class BackendChecker(Checker):
 
     def _function(self, node: cst.BaseExpression) -> tuple[str, str] | None:
         """(function name, import origin) when ``node`` names a removed ``keras.backend`` function."""
-        if self.patched and isinstance(node, cst.Attribute) and node.attr.value in self.patched:
-            return None
+        if type(node) is cst.Attribute:  # not isinstance(): a Python-level call on libcst's ABCs
+            # The function's name is the attribute's: most attributes are ruled out unresolved.
+            attr = node.attr.value  # type: ignore[attr-defined]
+            if attr not in FUNCTIONS or attr in self.patched:
+                return None
         raw = self.ctx.names.raw(node)
         origin = keras_origin(raw) if raw is not None else None
         if raw is None or origin is None:
@@ -260,12 +265,6 @@ class BackendChecker(Checker):
         return call
 
     # ------------------------------------------------------------ references and imports
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._reference(node)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self._reference(node)
-
     def _reference(self, node: cst.Attribute | cst.Name) -> None:
         found = self._function(node)  # cheap and almost always None: test it first
         if found is None:
@@ -282,11 +281,13 @@ class BackendChecker(Checker):
             return
         if isinstance(parent, (cst.Param, cst.AssignTarget, cst.FunctionDef, cst.ClassDef)):
             return
-        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
-            return
+        # Names inside import statements are never visited (kmigrate.walk): visit_ImportFrom.
         op, default_changed = lookup(fn)  # type: ignore[misc]
         code = self._code(fn, origin, default_changed)
         self.ctx.report(code, node, self._message(code, self.ctx.code_for(node), fn, op, origin))
+
+    # Called for every name and attribute of the file: bound directly, without a wrapper call.
+    visit_Attribute = visit_Name = _reference
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):

@@ -221,7 +221,7 @@ class ImportsChecker(Checker):
         if raw is None:
             return
         parent = self.ctx.parent()
-        chain_top = not (isinstance(parent, cst.Attribute) and parent.value is node)
+        chain_top = not (type(parent) is cst.Attribute and parent.value is node)
         origin = keras_origin(raw)
         if origin == TF_KERAS:
             self.gateway.first = self.gateway.first or node
@@ -237,7 +237,8 @@ class ImportsChecker(Checker):
             self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(PYTHON_KERAS), fix)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if isinstance(self.ctx.parent(), cst.Attribute):
+        # `type() is`: runs for every name, and isinstance() on a libcst ABC is a Python call.
+        if type(self.ctx.parent()) is cst.Attribute:
             return
         raw = self.ctx.names.raw(node)
         if raw is not None and keras_origin(raw) == TF_KERAS:
