@@ -217,6 +217,9 @@ class Names:
         collector.statements(module.body)
         self._star_modules = [m for m in collector.star_modules if keras_origin(m)]
         self._bindings: dict[str, Binding] = {}
+        # id(Attribute) -> (the node, its raw name): several checkers resolve each chain in
+        # turn. The node is kept so that its id stays its own.
+        self._chains: dict[int, tuple[cst.BaseExpression, str | None]] = {}
         events = collector.events
         # Imports first, so that assignments can refer to imported names.
         self._settle(events)
@@ -259,11 +262,11 @@ class Names:
 
     def _binding_for_value(self, value: cst.BaseExpression) -> Binding | None:
         if type(value) is cst.Call:
-            callee = self.raw(value.func)
+            callee = self._settling_raw(value.func)
             if callee is not None and "<" not in callee:
                 return Binding(callee, instance=True)
             return None
-        raw = self.raw(value)
+        raw = self._settling_raw(value)
         if raw is None:
             return None
         return Binding(raw)
@@ -296,23 +299,39 @@ class Names:
 
     def raw(self, node: cst.BaseExpression) -> str | None:
         """Fully qualified (as imported) name of a Name/Attribute chain, else None."""
-        parts: list[str] = []
         # `type(...) is`: libcst nodes are ABCs, whose isinstance() costs a Python-level call,
         # and this runs for every name in every file. Attribute and Name have no subclasses.
+        kind = type(node)
+        if kind is _NAME:
+            value = node.value  # type: ignore[attr-defined]
+            binding = self._bindings.get(value)
+            if binding is None:
+                return f"{self._star_module_for(value)}.{value}" if self._star_modules else None
+            return None if binding.instance else binding.raw
+        if kind is not _ATTRIBUTE:
+            return None
+        known = self._chains.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        raw = self._chain(node)  # type: ignore[arg-type]
+        self._chains[id(node)] = (node, raw)
+        return raw
+
+    def _settling_raw(self, node: cst.BaseExpression) -> str | None:
+        """:meth:`raw` while the bindings still change: nothing is remembered."""
+        return self._chain(node) if type(node) is _ATTRIBUTE else self.raw(node)  # type: ignore[arg-type]
+
+    def _chain(self, node: cst.Attribute) -> str | None:
+        parts: list[str] = []
         while type(node) is _ATTRIBUTE:
-            parts.append(node.attr.value)  # type: ignore[attr-defined]
-            node = node.value  # type: ignore[attr-defined]
+            parts.append(node.attr.value)
+            node = node.value  # type: ignore[assignment]
         if type(node) is not _NAME:
             return None
         binding = self._bindings.get(node.value)  # type: ignore[attr-defined]
-        if binding is None:
-            if self._star_modules and not parts:
-                return f"{self._star_module_for(node.value)}.{node.value}"
-            return None
-        if binding.instance:
-            return None
-        base = binding.raw
-        return ".".join([base, *reversed(parts)]) if parts else base
+        if binding is None or binding.instance:
+            return None  # a star import binds bare names only
+        return ".".join([binding.raw, *reversed(parts)])
 
     def _star_module_for(self, name: str) -> str:
         modules = self._star_modules

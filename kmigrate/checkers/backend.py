@@ -15,7 +15,7 @@ import libcst as cst
 from kmigrate.checkers import _calls
 from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, FUNCTIONS, LEGACY_MODULES, Op, lookup
 from kmigrate.checkers.optimizers import is_optimizer
-from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
+from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
 from kmigrate.checkers._calls import has_comment as _has_comment
 
@@ -25,6 +25,7 @@ PREFIX = "keras.backend."
 COMPAT_ORIGINS = ("tensorflow.keras",)
 _EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+_UNKNOWN = object()
 # Statements whose blocks _patched looks into (classes without subclasses: compared by type).
 _BLOCKS = frozenset({cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With})
 
@@ -59,6 +60,10 @@ class BackendChecker(Checker):
     # import root are all spelled in the file: ``backend`` is rarer than any set of <fn>.
     needles: ClassVar[frozenset[str]] = frozenset({PREFIX.split(".")[1]})
     patched: frozenset[str] = frozenset()
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._names: dict[str, object] = {}  # a Name's spelling -> its _function()
 
     def visit_Module(self, node: cst.Module) -> None:
         self.patched = _patched(node, self.ctx.names)
@@ -265,10 +270,20 @@ class BackendChecker(Checker):
         return call
 
     # ------------------------------------------------------------ references and imports
-    def _reference(self, node: cst.Attribute | cst.Name) -> None:
+    def visit_Attribute(self, node: cst.Attribute) -> None:
         found = self._function(node)  # cheap and almost always None: test it first
-        if found is None:
-            return
+        if found is not None:
+            self._reference(node, found)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        # Runs for every name of the file; what a name means depends on its spelling alone.
+        found = self._names.get(node.value, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._names[node.value] = self._function(node)
+        if found is not None:
+            self._reference(node, found)  # type: ignore[arg-type]
+
+    def _reference(self, node: cst.Attribute | cst.Name, found: tuple[str, str]) -> None:
         fn, origin = found
         parent = self.ctx.parent()
         if isinstance(parent, cst.Call) and parent.func is node:
@@ -285,9 +300,6 @@ class BackendChecker(Checker):
         op, default_changed = lookup(fn)  # type: ignore[misc]
         code = self._code(fn, origin, default_changed)
         self.ctx.report(code, node, self._message(code, self.ctx.code_for(node), fn, op, origin))
-
-    # Called for every name and attribute of the file: bound directly, without a wrapper call.
-    visit_Attribute = visit_Name = _reference
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):

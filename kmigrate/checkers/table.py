@@ -52,21 +52,36 @@ class _Tables:
         self.strings = tuple((rule, e) for rule in rules for e in rule.strings)
         self._symbol_matches: dict[tuple[str, str | None], tuple[Rule, SymbolEntry] | None] = {}
         self._call_entries: dict[str, _CallEntries] = {}
+        # Positions in `symbols` by the entry's name (every entry matches its own name), by the
+        # prefix it covers, and the wildcard entries, so a new name is not tried on every entry.
+        self._by_name: dict[str, list[int]] = {}
+        self._by_prefix: dict[str, list[int]] = {}
+        self._wild: list[int] = []
+        for i, (_, entry) in enumerate(self.symbols):
+            self._by_name.setdefault(entry.name, []).append(i)
+            if entry.prefix:
+                self._by_prefix.setdefault(entry.name, []).append(i)
+            if "*" in entry.name:
+                self._wild.append(i)
 
     def symbol_match(self, name: str, origin: str | None) -> tuple[Rule, SymbolEntry] | None:
         """The first symbol entry that matches canonical ``name`` imported through ``origin``."""
         key = (name, origin)
         if key in self._symbol_matches:
             return self._symbol_matches[key]
+        # An entry matches its own name, the names below it when it is a prefix, and the names
+        # its pattern matches; the first of them in rule order wins.
+        candidates = [*self._by_name.get(name, ())]
+        dot = name.find(".")
+        while dot != -1:
+            candidates += self._by_prefix.get(name[:dot], ())
+            dot = name.find(".", dot + 1)
+        candidates += (i for i in self._wild if fnmatchcase(name, self.symbols[i][1].name))
         found = None
-        for rule, entry in self.symbols:
-            if entry.origins and origin not in entry.origins:
-                continue
-            if name == entry.name or (entry.prefix and name.startswith(entry.name + ".")):
-                found = rule, entry
-                break
-            if "*" in entry.name and fnmatchcase(name, entry.name):
-                found = rule, entry
+        for i in sorted(candidates):
+            entry = self.symbols[i][1]
+            if not entry.origins or origin in entry.origins:
+                found = self.symbols[i]
                 break
         self._symbol_matches[key] = found
         return found
