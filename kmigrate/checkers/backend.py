@@ -25,7 +25,7 @@ PREFIX = "keras.backend."
 COMPAT_ORIGINS = ("tensorflow.keras",)
 _EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
-_UNKNOWN = object()
+_UNKNOWN = object()  # a name spelling not looked up yet
 # Statements whose blocks _patched looks into (classes without subclasses: compared by type).
 _BLOCKS = frozenset({cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With})
 
