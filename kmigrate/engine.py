@@ -144,15 +144,17 @@ class Context:
 
     def parent(self, depth: int = 1) -> cst.CSTNode | None:
         """The ancestor ``depth`` levels above the node being visited."""
-        index = len(self.ancestors) - 1 - depth
-        return self.ancestors[index] if index >= 0 else None
+        ancestors = self.ancestors
+        index = len(ancestors) - 1 - depth
+        return ancestors[index] if index >= 0 else None
 
     def indent(self) -> str:
         """The indentation of the block the node being visited is in."""
+        block = cst.IndentedBlock  # `type() is`: isinstance() on a libcst ABC is a Python call
         return "".join(
-            a.indent if a.indent is not None else self.module.default_indent
+            a.indent if a.indent is not None else self.module.default_indent  # type: ignore[attr-defined]
             for a in self.ancestors
-            if isinstance(a, cst.IndentedBlock)
+            if type(a) is block
         )
 
     def code_for(self, node: cst.CSTNode) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import libcst as cst
 
@@ -41,6 +42,8 @@ _STAR_MEMBERS: dict[str, frozenset[str]] = {
 }
 
 
+# Cached: checkers ask for the origin of the same few names at every reference.
+@lru_cache(maxsize=8192)
 def keras_origin(raw: str) -> str | None:
     for origin in KERAS_ORIGINS:
         if raw == origin or raw.startswith(origin + "."):
@@ -52,6 +55,7 @@ _ATTRIBUTE = cst.Attribute
 _NAME = cst.Name
 
 
+@lru_cache(maxsize=8192)
 def canonical(raw: str) -> str:
     """``tensorflow.keras.layers.Dense`` -> ``keras.layers.Dense``; non-Keras names unchanged."""
     origin = keras_origin(raw)
@@ -63,11 +67,11 @@ def canonical(raw: str) -> str:
 def dotted(node: cst.BaseExpression) -> str | None:
     """The source spelling of a pure Name/Attribute chain, else None."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while type(node) is _ATTRIBUTE:  # not isinstance(): see Names.raw
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+    if type(node) is _NAME:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
 
@@ -98,7 +102,12 @@ _AMBIGUOUS = Binding("<ambiguous>")
 
 
 class _Collector:
-    """Collects imports and simple assignments, statement by statement (never expressions)."""
+    """Collects imports and simple assignments, statement by statement (never expressions).
+
+    Node classes are compared with ``type(x) is``: libcst nodes are ABCs, whose isinstance()
+    costs a Python-level call when it is False, and every statement of every file comes here.
+    The classes compared have no subclasses.
+    """
 
     def __init__(self) -> None:
         self.events: dict[str, list[Binding | None]] = defaultdict(list)
@@ -107,26 +116,28 @@ class _Collector:
 
     def statements(self, body: object) -> None:
         for stmt in body:  # type: ignore[attr-defined]
-            if isinstance(stmt, cst.SimpleStatementLine):
+            if type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     self.small(small)
             else:
                 self.compound(stmt)
 
     def block(self, node: object) -> None:
-        if isinstance(node, cst.IndentedBlock):
-            self.statements(node.body)
-        elif isinstance(node, cst.SimpleStatementSuite):
+        kind = type(node)
+        if kind is cst.IndentedBlock:
+            self.statements(node.body)  # type: ignore[attr-defined]
+        elif kind is cst.SimpleStatementSuite:
             for small in node.body:
                 self.small(small)
 
     def compound(self, stmt: cst.CSTNode) -> None:
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            self.events[stmt.name.value].append(None)
-        elif isinstance(stmt, cst.For):
-            for name in _target_names(stmt.target):
+        kind = type(stmt)
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            self.events[stmt.name.value].append(None)  # type: ignore[attr-defined]
+        elif kind is cst.For:
+            for name in _target_names(stmt.target):  # type: ignore[attr-defined]
                 self.events[name].append(None)
-        elif isinstance(stmt, cst.With):
+        elif kind is cst.With:
             for item in stmt.items:
                 if item.asname is not None:
                     for name in _target_names(item.asname.name):
@@ -136,7 +147,7 @@ class _Collector:
             self.block(handler.body)
         orelse = getattr(stmt, "orelse", None)
         while orelse is not None:
-            if isinstance(orelse, cst.If):
+            if type(orelse) is cst.If:
                 self.block(orelse.body)
                 orelse = orelse.orelse
             else:
@@ -149,7 +160,8 @@ class _Collector:
             self.block(case.body)
 
     def small(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.Import):
+        kind = type(node)
+        if kind is cst.Import:
             for alias in node.names:
                 full = _module_name(alias.name)
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -157,7 +169,7 @@ class _Collector:
                 else:
                     top = full.split(".")[0]
                     self.events[top].append(Binding(top))
-        elif isinstance(node, cst.ImportFrom):
+        elif kind is cst.ImportFrom:
             if node.relative:
                 return
             module = _module_name(node.module)
@@ -170,25 +182,26 @@ class _Collector:
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     local = alias.asname.name.value
                 self.events[local].append(Binding(f"{module}.{name}"))
-        elif isinstance(node, cst.Assign):
+        elif kind is cst.Assign:
             for target in node.targets:
-                if isinstance(target.target, cst.Name):
+                if type(target.target) is cst.Name:
                     self.assignments.append((target.target.value, node.value))
                 else:
                     for name in _target_names(target.target):
                         self.events[name].append(None)
-        elif isinstance(node, cst.AnnAssign):
-            if isinstance(node.target, cst.Name) and node.value is not None:
+        elif kind is cst.AnnAssign:
+            if type(node.target) is cst.Name and node.value is not None:
                 self.assignments.append((node.target.value, node.value))
-        elif isinstance(node, cst.AugAssign):
+        elif kind is cst.AugAssign:
             for name in _target_names(node.target):
                 self.events[name].append(None)
 
 
 def _target_names(node: cst.BaseExpression) -> list[str]:
-    if isinstance(node, cst.Name):
-        return [node.value]
-    if isinstance(node, (cst.Tuple, cst.List)):
+    kind = type(node)
+    if kind is cst.Name:
+        return [node.value]  # type: ignore[attr-defined]
+    if kind is cst.Tuple or kind is cst.List:
         out: list[str] = []
         for el in node.elements:
             out.extend(_target_names(el.value))
@@ -204,6 +217,9 @@ class Names:
         collector.statements(module.body)
         self._star_modules = [m for m in collector.star_modules if keras_origin(m)]
         self._bindings: dict[str, Binding] = {}
+        # id(Attribute) -> (the node, its raw name): several checkers resolve each chain in
+        # turn. The node is kept so that its id stays its own.
+        self._chains: dict[int, tuple[cst.BaseExpression, str | None]] = {}
         events = collector.events
         # Imports first, so that assignments can refer to imported names.
         self._settle(events)
@@ -245,12 +261,12 @@ class Names:
         return first
 
     def _binding_for_value(self, value: cst.BaseExpression) -> Binding | None:
-        if isinstance(value, cst.Call):
-            callee = self.raw(value.func)
+        if type(value) is cst.Call:
+            callee = self._settling_raw(value.func)
             if callee is not None and "<" not in callee:
                 return Binding(callee, instance=True)
             return None
-        raw = self.raw(value)
+        raw = self._settling_raw(value)
         if raw is None:
             return None
         return Binding(raw)
@@ -274,7 +290,7 @@ class Names:
     def bindings(self) -> dict[str, Binding]:
         return dict(self._bindings)
 
-    @property
+    @cached_property  # asked at many references; the bindings are fixed once built
     def imports_keras(self) -> bool:
         return any(
             keras_origin(b.raw) is not None or b.raw in KERAS_PARENTS
@@ -283,25 +299,39 @@ class Names:
 
     def raw(self, node: cst.BaseExpression) -> str | None:
         """Fully qualified (as imported) name of a Name/Attribute chain, else None."""
-        parts: list[str] = []
         # `type(...) is`: libcst nodes are ABCs, whose isinstance() costs a Python-level call,
         # and this runs for every name in every file. Attribute and Name have no subclasses.
+        kind = type(node)
+        if kind is _NAME:
+            value = node.value  # type: ignore[attr-defined]
+            binding = self._bindings.get(value)
+            if binding is None:
+                return f"{self._star_module_for(value)}.{value}" if self._star_modules else None
+            return None if binding.instance else binding.raw
+        if kind is not _ATTRIBUTE:
+            return None
+        known = self._chains.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        raw = self._chain(node)  # type: ignore[arg-type]
+        self._chains[id(node)] = (node, raw)
+        return raw
+
+    def _settling_raw(self, node: cst.BaseExpression) -> str | None:
+        """:meth:`raw` while the bindings still change: nothing is remembered."""
+        return self._chain(node) if type(node) is _ATTRIBUTE else self.raw(node)  # type: ignore[arg-type]
+
+    def _chain(self, node: cst.Attribute) -> str | None:
+        parts: list[str] = []
         while type(node) is _ATTRIBUTE:
-            parts.append(node.attr.value)  # type: ignore[attr-defined]
-            node = node.value  # type: ignore[attr-defined]
+            parts.append(node.attr.value)
+            node = node.value  # type: ignore[assignment]
         if type(node) is not _NAME:
             return None
         binding = self._bindings.get(node.value)  # type: ignore[attr-defined]
-        if binding is None:
-            if self._star_modules and not parts:
-                return f"{self._star_module_for(node.value)}.{node.value}"
-            return None
-        if binding.instance:
-            if not parts:
-                return None
-            return None
-        base = binding.raw
-        return ".".join([base, *reversed(parts)]) if parts else base
+        if binding is None or binding.instance:
+            return None  # a star import binds bare names only
+        return ".".join([binding.raw, *reversed(parts)])
 
     def _star_module_for(self, name: str) -> str:
         modules = self._star_modules

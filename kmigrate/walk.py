@@ -3,15 +3,21 @@
 libcst's ``module.visit`` rebuilds every node on the way back up, which costs about four times
 the parse itself. Checkers only observe, so kmigrate walks the dataclass fields directly and
 skips whitespace, comments and punctuation, which no checker visits. Children are visited in
-source order (decorators before the definition they decorate).
+source order (decorators before the definition they decorate). A subtree in which no node
+class has a handler is not entered (which classes can occur below which is read from libcst's
+field annotations): a walk for statements never enters an expression.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
+import sys
+import typing
 from collections.abc import Callable, Mapping, Sequence
 
 import libcst as cst
+from libcst import MaybeSentinel
 
 _SKIP_FIELDS = frozenset(
     {
@@ -74,11 +80,21 @@ def _visited(cls: type) -> bool:
     return False
 
 
+def _may_hold_node(annotation: object) -> bool:
+    """Whether a field annotated ``annotation`` can hold a node (``str``, ``Literal[...]``: never)."""
+    if annotation is str or annotation is bool or typing.get_origin(annotation) is typing.Literal:
+        return False
+    args = typing.get_args(annotation)
+    if args:
+        return any(_may_hold_node(a) for a in args)
+    return annotation is not type(None) and annotation is not MaybeSentinel
+
+
 def _fields(cls: type) -> tuple[str, ...]:
     names = [
         f.name
         for f in dataclasses.fields(cls)
-        if f.name not in _SKIP_FIELDS and "whitespace" not in f.name
+        if f.name not in _SKIP_FIELDS and "whitespace" not in f.name and _may_hold_node(f.type)
     ]
     if "decorators" in names:
         names.remove("decorators")
@@ -88,7 +104,105 @@ def _fields(cls: type) -> tuple[str, ...]:
     return out
 
 
+def _annotated_classes(annotation: object, out: set[type], module: str) -> bool:
+    """Add the node classes ``annotation`` names to ``out``; False if it cannot be read."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return True
+    args = typing.get_args(annotation)
+    if args:
+        return all(_annotated_classes(a, out, module) for a in args)
+    if isinstance(annotation, typing.ForwardRef):  # `"If"` in `If.orelse`
+        annotation = getattr(sys.modules.get(module), annotation.__forward_arg__, None)
+    if not isinstance(annotation, type):
+        return False  # an unresolved forward reference, a type variable, Any
+    if issubclass(annotation, cst.CSTNode):
+        out.add(annotation)
+    return True
+
+
+def _subclasses(cls: type) -> set[type]:
+    """``cls`` and its subclasses, without the classes libcst replaced by a slotted copy."""
+    found = {cls}
+    for sub in cls.__subclasses__():
+        if getattr(sys.modules.get(sub.__module__), sub.__name__, sub) is sub:
+            found |= _subclasses(sub)
+    return found
+
+
+_REACH: dict[type, frozenset[str] | None] = {}
+
+
+def _reach(cls: type) -> frozenset[str] | None:
+    """Names of the node classes a walk can meet below a ``cls`` node (None: unknown).
+
+    Read from libcst's field annotations, for every node class at once on first use.
+    """
+    if not _REACH:
+        nodes = [c for c in _subclasses(cst.CSTNode) if dataclasses.is_dataclass(c) and _visited(c)]
+        below: dict[type, set[str] | None] = {}
+        children: dict[type, set[type]] = {}
+        for node_cls in nodes:
+            named: set[type] = set()
+            annotations = {f.name: f.type for f in dataclasses.fields(node_cls)}
+            known = all([
+                _annotated_classes(annotations[name], named, node_cls.__module__)
+                for name in _FIELDS.get(node_cls) or _fields(node_cls)
+            ])
+            kids = {k for c in named for k in _subclasses(c) if k in _VISITED_CLASSES or _visited(k)}
+            children[node_cls] = kids
+            below[node_cls] = {k.__name__ for k in kids} if known else None
+        changed = True
+        while changed:
+            changed = False
+            for node_cls, kids in children.items():
+                reach = below[node_cls]
+                if reach is None:
+                    continue
+                for kid in kids:
+                    more = below.get(kid)
+                    if more is None:
+                        below[node_cls] = reach = None
+                        changed = True
+                        break
+                    if not more <= reach:
+                        reach |= more
+                        changed = True
+        _REACH.update((c, None if r is None else frozenset(r)) for c, r in below.items())
+    return _REACH.get(cls)
+
+
+_SHAPES: dict[tuple[type, bool], tuple | None] = {}
+
+
+def _shape(cls: type, opaque_imports: bool) -> tuple | None:
+    """How a walk goes through a ``cls`` value: None when it is not a node the walk enters, else
+    (getter of the child fields or None, whether the getter returns one value, names of the
+    classes that can occur below or None)."""
+    key = (cls, opaque_imports)
+    if key in _SHAPES:
+        return _SHAPES[key]
+    shape = None
+    if cls in _VISITED_CLASSES or (cls not in _SKIP_CLASSES and _visited(cls)):
+        names = _FIELDS.get(cls) or _fields(cls)
+        if opaque_imports and cls in _OPAQUE:
+            names = ()
+        # One C call fetches every child field (a tuple, or the value itself for one field).
+        getter = operator.attrgetter(*names) if names else None
+        shape = (getter, len(names) == 1, _reach(cls) if names else frozenset())
+    _SHAPES[key] = shape
+    return shape
+
+
+def _observed(shape: tuple, handled: frozenset[str]) -> bool:
+    """Whether a node of ``shape`` without handlers has nodes with handlers below it."""
+    getter, _, reach = shape
+    return getter is not None and (reach is None or not handled.isdisjoint(reach))
+
+
 Handler = Callable[[cst.CSTNode], object]
+_MISSING = object()
+# Values that are never nodes, seeded into every walk's plans.
+_NOT_NODES: dict[type, None] = {tuple: None, list: None, type(None): None, str: None}
 
 
 def walk(
@@ -99,43 +213,71 @@ def walk(
 ) -> None:
     """Call ``visits[type name]`` on entering and ``leaves[type name]`` on leaving each node.
 
-    ``ancestors`` is kept as the stack of nodes from the root to the current node.
+    ``ancestors`` is kept as the stack of nodes from the root to the current node. A node
+    without handlers below which no node can have handlers is not entered: nothing would see it.
     """
-    fields = _FIELDS
-    skip = _SKIP_CLASSES
-    visit = _VISITED_CLASSES
+    # Per class: (enter handlers, leave handlers, child getter, single), or None: not entered.
+    # One dict lookup per field value decides it; the walk runs over every node of every file.
+    plans: dict[type, tuple | None] = dict(_NOT_NODES)
+    plan_of = plans.get
     seq = (tuple, list)
+    handled = frozenset(k for k, v in visits.items() if v) | frozenset(k for k, v in leaves.items() if v)
 
-    def go(node: cst.CSTNode) -> None:
+    def plan_for(cls: type) -> tuple | None:
+        plan = None
+        shape = _shape(cls, opaque_imports=True)  # import statements are visited whole
+        if shape is not None:
+            enter = tuple(visits.get(cls.__name__, ()))
+            leave = tuple(leaves.get(cls.__name__, ()))
+            if enter or leave or _observed(shape, handled):
+                plan = (enter, leave, shape[0], shape[1])
+        plans[cls] = plan
+        return plan
+
+    def go(node: cst.CSTNode, plan: tuple) -> None:
+        enter, leave, getter, single = plan
         ancestors.append(node)
-        cls = type(node)
-        name = cls.__name__
-        handlers = visits.get(name)
-        if handlers:
-            for fn in handlers:
-                fn(node)
-        names = fields.get(cls)
-        if names is None:
-            names = _fields(cls)
-        if cls in _OPAQUE:
-            names = ()  # import statements are visited whole; their names are not usages
-        for field in names:
-            value = getattr(node, field)
-            vcls = type(value)
-            if vcls in seq:
-                for item in value:
-                    icls = type(item)
-                    if icls in visit or (icls not in skip and _visited(icls)):
-                        go(item)
-            elif vcls in visit or (vcls not in skip and value is not None and _visited(vcls)):
-                go(value)
-        handlers = leaves.get(name)
-        if handlers:
-            for fn in handlers:
-                fn(node)
+        for fn in enter:
+            fn(node)
+        if getter is not None:
+            values = getter(node)
+            for value in (values,) if single else values:
+                vcls = type(value)
+                if vcls in seq:
+                    for item in value:
+                        icls = type(item)
+                        child = plan_of(icls, _MISSING)
+                        if child is _MISSING:
+                            child = plan_for(icls)
+                        if child is not None:
+                            go(item, child)
+                else:
+                    child = plan_of(vcls, _MISSING)
+                    if child is _MISSING:
+                        child = plan_for(vcls)
+                    if child is not None:
+                        go(value, child)
+        for fn in leave:
+            fn(node)
         ancestors.pop()
 
-    go(root)
+    plan = plan_for(type(root))
+    if plan is not None:
+        go(root, plan)
+
+
+def _own_methods(cls: type, prefix: str) -> dict[str, str]:
+    """Node class name -> name of the ``prefix<Type>`` method ``cls`` defines over libcst's no-ops.
+
+    ``CSTVisitor`` defines a do-nothing ``visit_``/``leave_`` method for every node class; calling
+    those would only cost time.
+    """
+    base = cst.CSTVisitor
+    return {
+        n[len(prefix) :]: n
+        for n in dir(cls)
+        if n.startswith(prefix) and getattr(cls, n) is not getattr(base, n, None)
+    }
 
 
 def scan(root: cst.CSTNode, visitor: object) -> None:
@@ -148,37 +290,52 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
     cls = type(visitor)
     if getattr(cls, "on_visit", cst.CSTVisitor.on_visit) is not cst.CSTVisitor.on_visit:
         raise TypeError(f"{cls.__name__} overrides on_visit: use node.visit() for it")
-    visits = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("visit_")}
-    leaves = {n[6:]: getattr(visitor, n) for n in dir(cls) if n.startswith("leave_")}
-    fields = _FIELDS
-    skip = _SKIP_CLASSES
-    visit = _VISITED_CLASSES
+    visits = {k: getattr(visitor, n) for k, n in _own_methods(cls, "visit_").items()}
+    leaves = {k: getattr(visitor, n) for k, n in _own_methods(cls, "leave_").items()}
+    # As in walk(), with one visit and one leave method (or None) per class.
+    plans: dict[type, tuple | None] = dict(_NOT_NODES)
+    plan_of = plans.get
     seq = (tuple, list)
+    handled = frozenset(visits) | frozenset(leaves)
 
-    def go(node: cst.CSTNode) -> None:
-        ncls = type(node)
-        name = ncls.__name__
-        fn = visits.get(name)
-        descend = fn(node) if fn is not None else None
-        if descend is not False:
-            names = fields.get(ncls)
-            if names is None:
-                names = _fields(ncls)
-            for field in names:
-                value = getattr(node, field)
+    def plan_for(cls: type) -> tuple | None:
+        plan = None
+        shape = _shape(cls, opaque_imports=False)
+        if shape is not None:
+            enter = visits.get(cls.__name__)
+            leave = leaves.get(cls.__name__)
+            if enter is not None or leave is not None or _observed(shape, handled):
+                plan = (enter, leave, shape[0], shape[1])
+        plans[cls] = plan
+        return plan
+
+    def go(node: cst.CSTNode, plan: tuple) -> None:
+        enter, leave, getter, single = plan
+        descend = enter(node) if enter is not None else None
+        if descend is not False and getter is not None:
+            values = getter(node)
+            for value in (values,) if single else values:
                 vcls = type(value)
                 if vcls in seq:
                     for item in value:
                         icls = type(item)
-                        if icls in visit or (icls not in skip and _visited(icls)):
-                            go(item)
-                elif vcls in visit or (vcls not in skip and value is not None and _visited(vcls)):
-                    go(value)
-        fn = leaves.get(name)
-        if fn is not None:
-            fn(node)
+                        child = plan_of(icls, _MISSING)
+                        if child is _MISSING:
+                            child = plan_for(icls)
+                        if child is not None:
+                            go(item, child)
+                else:
+                    child = plan_of(vcls, _MISSING)
+                    if child is _MISSING:
+                        child = plan_for(vcls)
+                    if child is not None:
+                        go(value, child)
+        if leave is not None:
+            leave(node)
 
-    go(root)
+    plan = plan_for(type(root))
+    if plan is not None:
+        go(root, plan)
 
 
 def find_path(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | None:

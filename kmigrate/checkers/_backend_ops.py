@@ -201,6 +201,8 @@ COMPAT_MISSING = COMPAT_MISSING | frozenset(LEGACY)
 
 # Removed functions another rule owns: K.hard_sigmoid is KM105's (catalogue 3, a different function).
 OWNED_ELSEWHERE = frozenset({"hard_sigmoid"})
+# The names lookup() knows: a cheap first test of a candidate name.
+FUNCTIONS = (frozenset(DEFAULT_CHANGED) | ALL_REMOVED | frozenset(LEGACY)) - OWNED_ELSEWHERE
 
 
 def lookup(name: str) -> tuple[Op, bool] | None:

@@ -13,9 +13,9 @@ from typing import ClassVar
 import libcst as cst
 
 from kmigrate.checkers import _calls
-from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, LEGACY_MODULES, Op, lookup
+from kmigrate.checkers._backend_ops import COMPAT_BROKEN, COMPAT_MISSING, FUNCTIONS, LEGACY_MODULES, Op, lookup
 from kmigrate.checkers.optimizers import is_optimizer
-from kmigrate.engine import Checker, FixSpec, InsertImport, NodeEdit
+from kmigrate.engine import Checker, Context, FixSpec, InsertImport, NodeEdit
 from kmigrate.names import dotted, keras_origin
 from kmigrate.checkers._calls import has_comment as _has_comment
 
@@ -25,6 +25,9 @@ PREFIX = "keras.backend."
 COMPAT_ORIGINS = ("tensorflow.keras",)
 _EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+_UNKNOWN = object()  # a name spelling not looked up yet
+# Statements whose blocks _patched looks into (classes without subclasses: compared by type).
+_BLOCKS = frozenset({cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With})
 
 
 def _atom(module: cst.Module, expr: cst.BaseExpression) -> str:
@@ -39,13 +42,13 @@ def _patched(module: cst.Module, names) -> frozenset[str]:  # type: ignore[no-un
     stack: list[cst.CSTNode] = list(module.body)
     while stack:
         stmt = stack.pop()
-        if isinstance(stmt, (cst.If, cst.Try, cst.Else, cst.ExceptHandler, cst.Finally, cst.With)):
+        if type(stmt) in _BLOCKS:
             stack.extend(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ())
             stack.extend(x for x in (getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None)) if x)
             stack.extend(getattr(stmt, "handlers", ()))
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+        elif type(stmt) is cst.SimpleStatementLine:
+            for small in stmt.body:  # type: ignore[attr-defined]
+                targets = [t.target for t in small.targets] if type(small) is cst.Assign else []
                 for target in targets:
                     if isinstance(target, cst.Attribute) and names.resolve(target.value) == "keras.backend":
                         found.add(target.attr.value)
@@ -58,13 +61,20 @@ class BackendChecker(Checker):
     needles: ClassVar[frozenset[str]] = frozenset({PREFIX.split(".")[1]})
     patched: frozenset[str] = frozenset()
 
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._names: dict[str, object] = {}  # a Name's spelling -> its _function()
+
     def visit_Module(self, node: cst.Module) -> None:
         self.patched = _patched(node, self.ctx.names)
 
     def _function(self, node: cst.BaseExpression) -> tuple[str, str] | None:
         """(function name, import origin) when ``node`` names a removed ``keras.backend`` function."""
-        if self.patched and isinstance(node, cst.Attribute) and node.attr.value in self.patched:
-            return None
+        if type(node) is cst.Attribute:  # not isinstance(): a Python-level call on libcst's ABCs
+            # The function's name is the attribute's: most attributes are ruled out unresolved.
+            attr = node.attr.value  # type: ignore[attr-defined]
+            if attr not in FUNCTIONS or attr in self.patched:
+                return None
         raw = self.ctx.names.raw(node)
         origin = keras_origin(raw) if raw is not None else None
         if raw is None or origin is None:
@@ -261,15 +271,19 @@ class BackendChecker(Checker):
 
     # ------------------------------------------------------------ references and imports
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._reference(node)
+        found = self._function(node)  # cheap and almost always None: test it first
+        if found is not None:
+            self._reference(node, found)
 
     def visit_Name(self, node: cst.Name) -> None:
-        self._reference(node)
+        # Runs for every name of the file; what a name means depends on its spelling alone.
+        found = self._names.get(node.value, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._names[node.value] = self._function(node)
+        if found is not None:
+            self._reference(node, found)  # type: ignore[arg-type]
 
-    def _reference(self, node: cst.Attribute | cst.Name) -> None:
-        found = self._function(node)  # cheap and almost always None: test it first
-        if found is None:
-            return
+    def _reference(self, node: cst.Attribute | cst.Name, found: tuple[str, str]) -> None:
         fn, origin = found
         parent = self.ctx.parent()
         if isinstance(parent, cst.Call) and parent.func is node:
@@ -282,8 +296,7 @@ class BackendChecker(Checker):
             return
         if isinstance(parent, (cst.Param, cst.AssignTarget, cst.FunctionDef, cst.ClassDef)):
             return
-        if any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:]):
-            return
+        # Names inside import statements are never visited (kmigrate.walk): visit_ImportFrom.
         op, default_changed = lookup(fn)  # type: ignore[misc]
         code = self._code(fn, origin, default_changed)
         self.ctx.report(code, node, self._message(code, self.ctx.code_for(node), fn, op, origin))

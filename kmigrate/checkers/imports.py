@@ -116,6 +116,8 @@ class ImportsChecker(Checker):
         self.first_tf_keras: cst.CSTNode | None = None
         self.first_keras: cst.CSTNode | None = None
         self.keras_shadowed = False  # the name `keras` is used for something that is not Keras
+        # Only KM150 reads `gateway`; without it most references need no look (below).
+        self.gateway_on = ctx.enabled(KM_GATEWAY)
 
     # ------------------------------------------------------------ helpers
     def _keras_free(self) -> bool:
@@ -217,11 +219,13 @@ class ImportsChecker(Checker):
     # ------------------------------------------------------------ references
     def visit_Attribute(self, node: cst.Attribute) -> None:
         # Import statements are visited whole (kmigrate.walk), so this is always a usage.
+        if not self.gateway_on and node.attr.value != "keras":
+            return  # only KM150 looks past `tensorflow.python.keras` itself
         raw = self.ctx.names.raw(node)
         if raw is None:
             return
         parent = self.ctx.parent()
-        chain_top = not (isinstance(parent, cst.Attribute) and parent.value is node)
+        chain_top = not (type(parent) is cst.Attribute and parent.value is node)
         origin = keras_origin(raw)
         if origin == TF_KERAS:
             self.gateway.first = self.gateway.first or node
@@ -237,7 +241,10 @@ class ImportsChecker(Checker):
             self.ctx.report(KM_PYTHON_KERAS, node, self._python_keras_message(PYTHON_KERAS), fix)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if isinstance(self.ctx.parent(), cst.Attribute):
+        if not self.gateway_on and node.value != "keras":
+            return  # only KM150 looks past a name `keras` (runs for every name of the file)
+        # `type() is`: isinstance() on a libcst ABC is a Python-level call.
+        if type(self.ctx.parent()) is cst.Attribute:
             return
         raw = self.ctx.names.raw(node)
         if raw is not None and keras_origin(raw) == TF_KERAS:

@@ -30,31 +30,105 @@ def _fmt(template: str | None, fallback: str, **values: str) -> str:
         return text
 
 
+_CallEntries = tuple[
+    tuple[tuple[Rule, KeywordEntry], ...],
+    tuple[tuple[Rule, DefaultEntry], ...],
+    tuple[tuple[Rule, StringEntry], ...],
+]
+
+
+class _Tables:
+    """The table entries of a set of rules, with each name's matching entries remembered.
+
+    The answers depend on the entries alone, so files whose screen leaves the same rules share
+    one instance (the same names recur in every file; without it each lookup scans every entry).
+    """
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules  # kept alive: their ids are the cache key
+        self.symbols = tuple((rule, e) for rule in rules for e in rule.symbols)
+        self.keywords = tuple((rule, e) for rule in rules for e in rule.keywords)
+        self.defaults = tuple((rule, e) for rule in rules for e in rule.defaults)
+        self.strings = tuple((rule, e) for rule in rules for e in rule.strings)
+        self._symbol_matches: dict[tuple[str, str | None], tuple[Rule, SymbolEntry] | None] = {}
+        self._call_entries: dict[str, _CallEntries] = {}
+        # Positions in `symbols` by the entry's name (every entry matches its own name), by the
+        # prefix it covers, and the wildcard entries, so a new name is not tried on every entry.
+        self._by_name: dict[str, list[int]] = {}
+        self._by_prefix: dict[str, list[int]] = {}
+        self._wild: list[int] = []
+        for i, (_, entry) in enumerate(self.symbols):
+            self._by_name.setdefault(entry.name, []).append(i)
+            if entry.prefix:
+                self._by_prefix.setdefault(entry.name, []).append(i)
+            if "*" in entry.name:
+                self._wild.append(i)
+
+    def symbol_match(self, name: str, origin: str | None) -> tuple[Rule, SymbolEntry] | None:
+        """The first symbol entry that matches canonical ``name`` imported through ``origin``."""
+        key = (name, origin)
+        if key in self._symbol_matches:
+            return self._symbol_matches[key]
+        # An entry matches its own name, the names below it when it is a prefix, and the names
+        # its pattern matches; the first of them in rule order wins.
+        candidates = [*self._by_name.get(name, ())]
+        dot = name.find(".")
+        while dot != -1:
+            candidates += self._by_prefix.get(name[:dot], ())
+            dot = name.find(".", dot + 1)
+        candidates += (i for i in self._wild if fnmatchcase(name, self.symbols[i][1].name))
+        found = None
+        for i in sorted(candidates):
+            entry = self.symbols[i][1]
+            if not entry.origins or origin in entry.origins:
+                found = self.symbols[i]
+                break
+        self._symbol_matches[key] = found
+        return found
+
+    def call_entries(self, callee: str) -> _CallEntries:
+        """The keyword, default and string entries whose callee pattern matches ``callee``."""
+        found = self._call_entries.get(callee)
+        if found is None:
+            found = (
+                tuple((r, e) for r, e in self.keywords if fnmatchcase(callee, e.callee)),
+                tuple((r, e) for r, e in self.defaults if fnmatchcase(callee, e.callee)),
+                tuple((r, e) for r, e in self.strings if e.callee == "*" or fnmatchcase(callee, e.callee)),
+            )
+            self._call_entries[callee] = found
+        return found
+
+
+_TABLES: dict[tuple[int, ...], _Tables] = {}
+
+
+def _tables(rules: tuple[Rule, ...]) -> _Tables:
+    key = tuple(map(id, rules))
+    tables = _TABLES.get(key)
+    if tables is None:
+        if len(_TABLES) >= 256:
+            _TABLES.clear()
+        tables = _TABLES[key] = _Tables(rules)
+    return tables
+
+
 class TableChecker(Checker):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.symbols: list[tuple[Rule, SymbolEntry]] = []
-        self.keywords: list[tuple[Rule, KeywordEntry]] = []
-        self.defaults: list[tuple[Rule, DefaultEntry]] = []
-        self.strings: list[tuple[Rule, StringEntry]] = []
-        for rule in ctx.rules.values():
-            if ctx.active is not None and rule.code not in ctx.active:
-                continue  # none of its words is in the file (engine.screen)
-            self.symbols += [(rule, e) for e in rule.symbols]
-            self.keywords += [(rule, e) for e in rule.keywords]
-            self.defaults += [(rule, e) for e in rule.defaults]
-            self.strings += [(rule, e) for e in rule.strings]
+        active = ctx.active
+        # A rule the screen left out has none of its words in the file (engine.screen).
+        self.tables = _tables(tuple(
+            rule for rule in ctx.rules.values()
+            if rule.has_table and (active is None or rule.code in active)
+        ))
+        self.symbols = self.tables.symbols
+        self.keywords = self.tables.keywords
+        self.defaults = self.tables.defaults
+        self.strings = self.tables.strings
 
     # ------------------------------------------------------------ symbols
     def _symbol_match(self, name: str, origin: str | None = None) -> tuple[Rule, SymbolEntry] | None:
-        for rule, entry in self.symbols:
-            if entry.origins and origin not in entry.origins:
-                continue
-            if name == entry.name or (entry.prefix and name.startswith(entry.name + ".")):
-                return rule, entry
-            if "*" in entry.name and fnmatchcase(name, entry.name):
-                return rule, entry
-        return None
+        return self.tables.symbol_match(name, origin)
 
     def _new_name(self, entry: SymbolEntry, name: str, module: bool = False) -> str | None:
         """The replacement of ``name``; ``module``: ``name`` is the module of a from-import."""
@@ -68,22 +142,18 @@ class TableChecker(Checker):
             return entry.replace + name[len(entry.name) :]
         return entry.replace
 
-    def _is_chain_top(self) -> bool:
-        parent = self.ctx.parent()
-        node = self.ctx.ancestors[-1]
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            return False
-        # Names inside import statements are handled by visit_Import*/not usages.
-        return not any(isinstance(a, (cst.Import, cst.ImportFrom)) for a in self.ctx.ancestors[-4:])
-
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if not self.symbols or not self._is_chain_top():
+        # Only the top of a chain is a reference. Names inside import statements are never
+        # visited (kmigrate.walk): visit_Import* handles them.
+        parent = self.ctx.parent()
+        if not self.symbols or (type(parent) is cst.Attribute and parent.value is node):
             return
         raw = self.ctx.names.raw(node)
-        if raw is None or keras_origin(raw) is None:
+        origin = keras_origin(raw) if raw is not None else None
+        if origin is None:
             return
-        name = canonical(raw)
-        found = self._symbol_match(name, keras_origin(raw))
+        name = canonical(raw)  # type: ignore[arg-type]
+        found = self._symbol_match(name, origin)
         if found is None:
             return
         rule, entry = found
@@ -245,19 +315,18 @@ class TableChecker(Checker):
         callee = self.ctx.names.resolve_keras(node.func)
         if callee is None:
             return
+        keywords, defaults, strings = self.tables.call_entries(callee)
         # The first entry of a rule that matches an argument wins, so an entry without `value`
         # after entries with values acts as the fallback for the other values.
         taken: set[tuple[str, str]] = set()
-        for rule, entry in self.keywords:
-            if (rule.code, entry.name) not in taken and fnmatchcase(callee, entry.callee):
+        for rule, entry in keywords:
+            if (rule.code, entry.name) not in taken:
                 if self._keyword(node, callee, rule, entry):
                     taken.add((rule.code, entry.name))
-        for rule, entry in self.defaults:
-            if fnmatchcase(callee, entry.callee):
-                self._default(node, callee, rule, entry)
-        for rule, entry in self.strings:
-            if entry.callee == "*" or fnmatchcase(callee, entry.callee):
-                self._string(node, callee, rule, entry)
+        for rule, entry in defaults:
+            self._default(node, callee, rule, entry)
+        for rule, entry in strings:
+            self._string(node, callee, rule, entry)
 
     def _keyword(self, node: cst.Call, callee: str, rule: Rule, entry: KeywordEntry) -> bool:
         arg = _calls.keyword(node, entry.name)
