@@ -579,7 +579,7 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
     positions = Positions(module, ctx.text)
     for rep in ctx.reports:
         positions.hint(rep.path)
-    present = _present_imports(module)
+    present: set[str] | None = None  # rendered only when a fix inserts an import
     defined: set[str] | None = None
     import_line: int | None = None
     cached: list[list[str]] = []
@@ -623,6 +623,8 @@ def _materialise(ctx: Context) -> list[Diagnostic]:
                     body = nl.join(e.text.strip("\n").split("\n"))
                     edits.append(Edit(Span(line, 1, line, 1), nl + nl + body + nl + nl))
                 else:
+                    if present is None:
+                        present = _present_imports(module)
                     if e.statement in present:
                         continue
                     if import_line is None:
