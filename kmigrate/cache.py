@@ -159,6 +159,10 @@ class ResultIndex:
         digest.update(raw)
         return digest.hexdigest()
 
+    def __contains__(self, display: str) -> bool:
+        """Whether some result for ``display`` is stored (its key may still differ)."""
+        return display in self._entries
+
     def get(self, display: str, key: str) -> Entry | None:
         found = self._entries.get(display)
         if not (isinstance(found, tuple) and len(found) == 2 and found[0] == key):

@@ -104,6 +104,8 @@ def _index(job: Job) -> ResultIndex | None:
 def _cached(index: ResultIndex, path: Path, job: Job) -> FileResult | None:
     """The cached result for ``path``, if there is one (reading a file costs far less than a pool)."""
     display = str(path)
+    if display not in index:
+        return None  # nothing stored: not worth reading the file here (a cold run's case)
     try:
         source = read_source(path, display)
         if isinstance(source, FileError):
