@@ -7,7 +7,9 @@ gives every statement's first line almost for free, so kmigrate renders just the
 statement that holds a finding (descending through the blocks of classes, functions, ``if``,
 ``try``, loops and ``with``), with the indentation of the blocks around it, and shifts the
 result to that line. A node in the header of a compound statement (a decorator, a base class,
-an ``if`` test) is found by rendering the header alone. When anything does not line up (a file
+an ``if`` test) is found by rendering the header alone. Most findings need no ``ast`` at all:
+when the rendered statement (or header) occurs exactly once in the file, at a line start, that
+occurrence is the statement, and its offset gives the line. When anything does not line up (a file
 ``ast`` cannot parse, say), the whole-module provider is used, so results never differ (a test
 checks this node for node).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 import warnings
 from collections.abc import Sequence
 
@@ -54,6 +57,8 @@ _HEADER = (
     cst.ExceptStarHandler,
 )
 _PLACEHOLDER = cst.SimpleStatementSuite(body=[cst.Pass()])
+# Statements whose ``body`` block the ``ast``-free path may descend into.
+_BODY_OWNERS = (*_HEADER[:6], cst.Try, cst.TryStar)
 
 
 def _subtree(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -117,19 +122,30 @@ class Positions:
         self.module = module
         self._text = text
         self._ranges: dict[cst.CSTNode, CodeRange] = {}
-        if text is None:
-            tree = None
-        elif tree is None:
-            tree = _parse(text)
         self._tree = tree
         self._top = _pair(module.body, tree.body) if tree is not None else None
+        # ``ast`` is parsed on first need: most findings sit in a simple statement whose text
+        # occurs once in the file, which places it without any parse (see _hint_by_text).
+        self._parsed = tree is not None or text is None
         self._full = False
         self._tables: list[tuple[dict[cst.CSTNode, CodeRange], int]] = []
         self._headers: set[cst.CSTNode] = set()  # statements whose header alone is indexed
         self._starts: list[int] | None = None
         self._next = 0  # top-level statements before this index have been indexed
 
+    def _load(self) -> None:
+        if not self._parsed:
+            self._parsed = True
+            self._tree = _parse(self._text)  # type: ignore[arg-type]
+            self._top = _pair(self.module.body, self._tree.body) if self._tree is not None else None
+
     # ------------------------------------------------------------------ lines
+    def _line_starts(self) -> list[int]:
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = [0, *(m.end() for m in _NEWLINE.finditer(self._text))]  # type: ignore[arg-type]
+        return starts
+
     def _first_line(self, node: ast.stmt) -> int:
         """The line of a statement's first token: its first decorator's ``@``, if any."""
         decorators = getattr(node, "decorator_list", None)
@@ -139,9 +155,7 @@ class Positions:
         # ``ast`` places a decorator at its expression, which may start lines below the ``@``
         # (``@(\n  name\n)``); only blank, bracket and comment lines lie in between.
         text = self._text
-        starts = self._starts
-        if starts is None:
-            starts = self._starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]  # type: ignore[arg-type]
+        starts = self._line_starts()
         for at in range(line, 0, -1):
             if text[starts[at - 1] : starts[at]].lstrip().startswith("@"):  # type: ignore[index]
                 return at
@@ -165,6 +179,18 @@ class Positions:
     ) -> None:
         """Positions of the nodes of ``stmt`` (of its header only, if ``header``), which
         starts on ``line`` inside ``indents``."""
+        computed, _ = self._render(stmt, indents, header=header, elif_=elif_)
+        self._store(stmt, computed, line, header=header)
+
+    def _render(
+        self,
+        stmt: cst.CSTNode,
+        indents: list[str],
+        *,
+        header: bool = False,
+        elif_: bool = False,
+    ) -> tuple[dict[cst.CSTNode, CodeRange], str]:
+        """``stmt`` rendered inside ``indents``: its nodes' ranges from line 1, and its text."""
         changes: dict[str, object] = {"leading_lines": ()}
         if header:
             if isinstance(stmt.body, cst.IndentedBlock):  # type: ignore[attr-defined]
@@ -184,7 +210,13 @@ class Positions:
         else:
             bare._codegen(state)
         computed = provider._computed
-        own = computed.pop(bare)
+        computed[stmt] = computed.pop(bare)
+        return computed, "".join(state.tokens)
+
+    def _store(
+        self, stmt: cst.CSTNode, computed: dict[cst.CSTNode, CodeRange], line: int, *, header: bool
+    ) -> None:
+        own = computed.pop(stmt)
         if header:
             # The statement's own range ends with its body: not known from a header.
             for node in _PLACEHOLDER_NODES:
@@ -252,10 +284,71 @@ class Positions:
             return ("header",)
         return None
 
+    def _hint_by_text(self, ancestors: Sequence[cst.CSTNode]) -> bool:
+        """Index the innermost simple statement on this path without ``ast``, when its text
+        occurs exactly once in the file (then that occurrence is the statement itself).
+
+        Descends only through the bodies of compound statements; anything else (a header, an
+        elif or except clause, a statement whose text repeats) is left to the ``ast`` path.
+        """
+        default = self.module.default_indent
+        body: Sequence[cst.CSTNode] = self.module.body
+        indents: list[str] = []
+        header = False
+        i = 1
+        while True:
+            if len(ancestors) <= i or _index_of(body, ancestors[i]) < 0:
+                return False
+            unit = ancestors[i]
+            if type(unit) is cst.SimpleStatementLine:
+                break
+            block = getattr(unit, "body", None)
+            child = ancestors[i + 1] if len(ancestors) > i + 1 else None
+            if isinstance(unit, _BODY_OWNERS) and isinstance(block, cst.IndentedBlock) and child is block:
+                if len(ancestors) <= i + 2:
+                    return False
+                indents.append(_indent(block, default))
+                body, i = block.body, i + 2
+                continue
+            if (
+                isinstance(unit, _HEADER[:6])
+                and child is not None
+                and child is not block
+                and child is not getattr(unit, "orelse", None)
+                and _index_of(unit.leading_lines, child) < 0  # type: ignore[attr-defined]
+            ):
+                header = True  # a decorator, a base class, an argument default, a test...
+                break
+            return False
+        if unit in self._headers if header else self._known(unit):
+            return True
+        computed, code = self._render(unit, indents, header=header)
+        if header:
+            # The header's own text ends at its colon; the placeholder body follows.
+            tail = self.module.code_for_node(_PLACEHOLDER)
+            if not code.endswith(tail):
+                return False
+            code = code[: -len(tail)]
+        text = self._text
+        at = text.find(code)  # type: ignore[union-attr]
+        if not code or at < 0 or text.find(code, at + 1) >= 0:  # type: ignore[union-attr]
+            return False
+        starts = self._line_starts()
+        line = bisect_right(starts, at)
+        if starts[line - 1] != at:
+            return False
+        self._store(unit, computed, line, header=header)
+        return True
+
     def hint(self, ancestors: Sequence[cst.CSTNode]) -> None:
         """Index the innermost statement on this path from the module, or only its header
         when the path stays in the header."""
-        if self._full or self._top is None or len(ancestors) < 2 or ancestors[0] is not self.module:
+        if self._full or len(ancestors) < 2 or ancestors[0] is not self.module:
+            return
+        if not self._parsed and self._hint_by_text(ancestors):
+            return
+        self._load()
+        if self._top is None:
             return
         default = self.module.default_indent
         body: Sequence[cst.CSTNode] = self.module.body
@@ -301,7 +394,7 @@ class Positions:
             return found
         if self._full:
             raise KeyError(node)
-        if self._top is None or node is self.module:
+        if node is self.module:
             self._index_full()
             return self._ranges[node]
         # Find the statement that holds the node with a cheap walk, then render only that one.
@@ -311,6 +404,10 @@ class Positions:
             found = self._lookup(node)
             if found is not None:
                 return found
+        self._load()
+        if self._top is None:
+            self._index_full()
+            return self._ranges[node]
         body = self.module.body
         while self._next < len(body):
             stmt = body[self._next]

@@ -249,3 +249,59 @@ def test_falls_back_when_ast_cannot_parse(monkeypatch) -> None:
     for node, rng in expected.items():
         if node is not module:
             assert lazy[node] == rng
+
+
+TEXT_PLACED = (
+    "import keras\n"
+    "\n"
+    "@decorate(\n"
+    "    keras.utils.register,\n"
+    ")\n"
+    "class Block(keras.layers.Layer):\n"
+    "    def call(self, x, training=None):\n"
+    "        if keras.ops.any(x):\n"
+    "            return keras.ops.relu(x)  # unique\n"
+    "        return x\n"
+    "\n"
+    "\n"
+    "def other(x):\n"
+    "    return x\n"
+    "\r\n"
+    "def again(x):\n"
+    "    return x\n"
+)
+
+
+@pytest.mark.parametrize(
+    "code, kind",
+    [
+        ("keras.ops.relu(x)", cst.Call),  # a unique simple statement in nested blocks
+        ("keras.layers.Layer", cst.Attribute),  # a class header (base class)
+        ("keras.utils.register", cst.Attribute),  # a multi-line decorator
+        ("keras.ops.any(x)", cst.Call),  # an `if` test inside a method
+    ],
+)
+def test_unique_statements_are_placed_without_ast(code: str, kind: type, monkeypatch) -> None:
+    module = cst.parse_module(TEXT_PLACED)
+    expected = _expected(module)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ast parsed")
+
+    monkeypatch.setattr("kmigrate.positions.ast.parse", refuse)
+    positions = Positions(module, TEXT_PLACED)
+    node = _find(module, code, kind)
+    positions.hint(find_path(module, node))
+    assert positions[node] == expected[node]
+    assert not positions._full
+
+
+def test_a_statement_whose_text_repeats_is_placed_with_ast() -> None:
+    module = cst.parse_module(TEXT_PLACED)
+    expected = _expected(module)
+    positions = Positions(module, TEXT_PLACED)
+    returns = [n for n in expected if isinstance(n, cst.Return) and module.code_for_node(n) == "return x"]
+    assert len(returns) == 3
+    for node in returns:
+        assert positions[node] == expected[node]
+    assert positions._parsed  # `return x` occurs three times: the text cannot tell them apart
