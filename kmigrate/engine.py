@@ -353,7 +353,9 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-_WORD = re.compile(r"[^\W\d]\w*")
+# ASCII words: needles are ASCII identifiers, and a non-ASCII letter next to one only splits
+# off extra words (the screen stays conservative), at a third less cost than ``\w``.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def words(text: str) -> frozenset[str]:

@@ -174,3 +174,16 @@ def test_the_fast_parse_gives_libcsts_tree_and_restores_validation() -> None:
     with pytest.raises(cst.ParserSyntaxError):
         parse_module("def f(a=1, b): pass\n")
     assert gc.isenabled()
+
+
+def test_needles_are_ascii_identifiers() -> None:
+    import re
+
+    plain = re.compile(r"\*?[A-Za-z_][A-Za-z0-9_]*\*?\Z")
+    for rule in ALL_RULES.values():
+        for needle in engine.rule_needles(rule) or ():
+            for word in [needle] if isinstance(needle, str) else sorted(needle):
+                assert plain.match(word), (rule.code, word)
+    # Every whole ASCII identifier is found; a non-ASCII letter only splits off extra words.
+    assert "decay" in engine.words("Adam(decay=1)  # é\n")
+    assert "decay" in engine.words("x = édecay\n")
