@@ -423,7 +423,9 @@ def _table_needles(rule: Rule) -> frozenset | None:
     return frozenset(out)
 
 
-_NEEDLES: dict[tuple[str, int], tuple[frozenset[str], tuple[AllOf, ...]] | None] = {}
+# rule -> (single words, groups by one plain word each must contain, groups of wildcards only)
+_Compiled = tuple[frozenset[str], dict[str, tuple[AllOf, ...]], tuple[AllOf, ...]]
+_NEEDLES: dict[tuple[str, int], _Compiled | None] = {}
 
 
 def rule_needles(rule: Rule) -> frozenset | None:
@@ -444,7 +446,7 @@ def rule_needles(rule: Rule) -> frozenset | None:
     return None
 
 
-def _compiled(rule: Rule) -> tuple[frozenset[str], tuple[AllOf, ...]] | None:
+def _compiled(rule: Rule) -> _Compiled | None:
     key = (rule.code, id(rule))
     if key not in _NEEDLES:
         needles = rule_needles(rule)
@@ -452,12 +454,17 @@ def _compiled(rule: Rule) -> tuple[frozenset[str], tuple[AllOf, ...]] | None:
             _NEEDLES[key] = None
         else:
             singles = frozenset(n for n in needles if isinstance(n, str))
-            # cheapest first: groups of plain words before those with a `*`
-            groups = tuple(sorted(
-                (n for n in needles if isinstance(n, AllOf) and not (n & singles)),
-                key=lambda g: any("*" in w for w in g),
-            ))
-            _NEEDLES[key] = (singles, groups)
+            keyed: dict[str, list[AllOf]] = {}
+            wild: list[AllOf] = []
+            for group in needles:
+                if not isinstance(group, AllOf) or group & singles:
+                    continue
+                plain = sorted(w for w in group if "*" not in w)
+                if plain:  # a group can only be complete where this word occurs
+                    keyed.setdefault(max(plain, key=len), []).append(group)
+                else:
+                    wild.append(group)
+            _NEEDLES[key] = (singles, {k: tuple(v) for k, v in keyed.items()}, tuple(wild))
     return _NEEDLES[key]
 
 
@@ -476,8 +483,13 @@ def screen(rules: dict[str, Rule], text: str) -> frozenset[str]:
         if compiled is None:
             out.append(code)
             continue
-        singles, groups = compiled
-        if not singles.isdisjoint(present) or any(_all_present(g, present, wild) for g in groups):
+        singles, keyed, wildcards = compiled
+        if not singles.isdisjoint(present) or any(
+            _all_present(g, present, wild)
+            for word in keyed
+            if word in present
+            for g in keyed[word]
+        ) or any(_all_present(g, present, wild) for g in wildcards):
             out.append(code)
     return frozenset(out)
 
