@@ -264,6 +264,7 @@ def walk(
     plan = plan_for(type(root))
     if plan is not None:
         go(root, plan)
+    go = None  # type: ignore[assignment]  # a recursive closure is a cycle: let refcounts free the tree
 
 
 def _own_methods(cls: type, prefix: str) -> dict[str, str]:
@@ -336,6 +337,7 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
     plan = plan_for(type(root))
     if plan is not None:
         go(root, plan)
+    go = None  # type: ignore[assignment]  # a recursive closure is a cycle: let refcounts free the tree
 
 
 def find_path(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | None:
@@ -363,4 +365,6 @@ def find_path(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | Non
         path.pop()
         return False
 
-    return path if go(root) else None
+    found = go(root)
+    go = None  # type: ignore[assignment]  # a recursive closure is a cycle: let refcounts free the tree
+    return path if found else None
