@@ -358,19 +358,27 @@ class Analysis:
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+_LAST_WORDS: tuple[str, frozenset[str]] | None = None
+
+
 def words(text: str) -> frozenset[str]:
     """Every identifier-like word of ``text``, in code, strings and comments alike.
 
     String literals may spell a word through escapes (``"hard\\x5fsigmoid"``), which the rules
     see decoded: the words of the escape-decoded text count as well.
     """
+    global _LAST_WORDS
+    if _LAST_WORDS is not None and _LAST_WORDS[0] is text:
+        return _LAST_WORDS[1]  # the screen and a checker ask about the same file
     found = set(_WORD.findall(text))
     if "\\" in text:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes (regexes) decode as themselves
             decoded = text.encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
         found.update(_WORD.findall(decoded))
-    return frozenset(found)
+    result = frozenset(found)
+    _LAST_WORDS = (text, result)
+    return result
 
 
 class AllOf(frozenset):

@@ -72,7 +72,8 @@ _PLACEHOLDER_NODES = _subtree(_PLACEHOLDER)
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 
-def _parse(text: str) -> ast.Module | None:
+def python_tree(text: str) -> ast.Module | None:
+    """``text`` parsed by Python's own parser; None when it does not parse."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -136,7 +137,7 @@ class Positions:
     def _load(self) -> None:
         if not self._parsed:
             self._parsed = True
-            self._tree = _parse(self._text)  # type: ignore[arg-type]
+            self._tree = python_tree(self._text)  # type: ignore[arg-type]
             self._top = _pair(self.module.body, self._tree.body) if self._tree is not None else None
 
     # ------------------------------------------------------------------ lines

@@ -18,6 +18,7 @@ from kmigrate import suppressions
 from kmigrate.catalogue import Rule
 from kmigrate.diagnostics import Diagnostic, FileError
 from kmigrate.engine import analyse, screen
+from kmigrate.positions import python_tree
 from kmigrate.fixes import MAX_ITERATIONS, apply_edits, fixable
 from kmigrate.sources import SourceFile, read_source
 from kmigrate.results import FileResult, Vetter
@@ -48,16 +49,6 @@ def _python_syntax_error(text: str) -> tuple[str, int, int] | None:
     except (ValueError, RecursionError, MemoryError):
         return None
     return None
-
-
-def _python_tree(text: str) -> ast.Module | None:
-    """``text`` parsed by Python's own parser; None when it does not parse."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
 
 
 def _skip_validation(_node: cst.CSTNode) -> None:
@@ -131,7 +122,7 @@ def check_text(
     result; tests compare both ways).
     """
     active = screen(rules, text) if use_screen else frozenset(rules)
-    if not active and _python_tree(text) is not None:
+    if not active and python_tree(text) is not None:
         # No rule can fire here, and the file is valid Python (Python's own parser, ~10x
         # cheaper than libcst's): nothing to find, no libcst tree needed.
         return suppressions.apply(text, display, [], rules, report_unused=report_unused)

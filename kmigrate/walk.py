@@ -205,31 +205,31 @@ _MISSING = object()
 _NOT_NODES: dict[type, None] = {tuple: None, list: None, type(None): None, str: None}
 
 
-def walk(
+def _traverse(
     root: cst.CSTNode,
-    visits: Mapping[str, Sequence[Handler]],
-    leaves: Mapping[str, Sequence[Handler]],
+    entered: Callable[[type], tuple[Handler | None, Handler | None] | None],
+    handled: frozenset[str],
+    opaque_imports: bool,
     ancestors: list[cst.CSTNode],
 ) -> None:
-    """Call ``visits[type name]`` on entering and ``leaves[type name]`` on leaving each node.
+    """The traversal behind :func:`walk` and :func:`scan`.
 
-    ``ancestors`` is kept as the stack of nodes from the root to the current node. A node
-    without handlers below which no node can have handlers is not entered: nothing would see it.
+    ``entered(cls)`` gives the (enter, leave) handlers of a node class; an ``enter`` returning
+    False skips that node's children. A node without handlers below which no class in
+    ``handled`` can occur is not entered: nothing would see it.
     """
-    # Per class: (enter handlers, leave handlers, child getter, single), or None: not entered.
-    # One dict lookup per field value decides it; the walk runs over every node of every file.
+    # Per class: (enter, leave, child getter, single), or None: not entered. One dict lookup
+    # per field value decides it; the walk runs over every node of every file.
     plans: dict[type, tuple | None] = dict(_NOT_NODES)
     plan_of = plans.get
     seq = (tuple, list)
-    handled = frozenset(k for k, v in visits.items() if v) | frozenset(k for k, v in leaves.items() if v)
 
     def plan_for(cls: type) -> tuple | None:
         plan = None
-        shape = _shape(cls, opaque_imports=True)  # import statements are visited whole
+        shape = _shape(cls, opaque_imports)
         if shape is not None:
-            enter = tuple(visits.get(cls.__name__, ()))
-            leave = tuple(leaves.get(cls.__name__, ()))
-            if enter or leave or _observed(shape, handled):
+            enter, leave = entered(cls) or (None, None)
+            if enter is not None or leave is not None or _observed(shape, handled):
                 plan = (enter, leave, shape[0], shape[1])
         plans[cls] = plan
         return plan
@@ -237,9 +237,7 @@ def walk(
     def go(node: cst.CSTNode, plan: tuple) -> None:
         enter, leave, getter, single = plan
         ancestors.append(node)
-        for fn in enter:
-            fn(node)
-        if getter is not None:
+        if (enter is None or enter(node) is not False) and getter is not None:
             values = getter(node)
             for value in (values,) if single else values:
                 vcls = type(value)
@@ -257,14 +255,53 @@ def walk(
                         child = plan_for(vcls)
                     if child is not None:
                         go(value, child)
-        for fn in leave:
-            fn(node)
+        if leave is not None:
+            leave(node)
         ancestors.pop()
 
     plan = plan_for(type(root))
     if plan is not None:
         go(root, plan)
     go = None  # type: ignore[assignment]  # a recursive closure is a cycle: let refcounts free the tree
+
+
+def _all(handlers: Sequence[Handler]) -> Handler | None:
+    """One handler calling each of ``handlers``, ignoring what they return (None if none)."""
+    if not handlers:
+        return None
+    if len(handlers) == 1:
+        only = handlers[0]
+
+        def call_one(node: cst.CSTNode) -> None:
+            only(node)
+
+        return call_one
+    fns = tuple(handlers)
+
+    def call_all(node: cst.CSTNode) -> None:
+        for fn in fns:
+            fn(node)
+
+    return call_all
+
+
+def walk(
+    root: cst.CSTNode,
+    visits: Mapping[str, Sequence[Handler]],
+    leaves: Mapping[str, Sequence[Handler]],
+    ancestors: list[cst.CSTNode],
+) -> None:
+    """Call ``visits[type name]`` on entering and ``leaves[type name]`` on leaving each node.
+
+    ``ancestors`` is kept as the stack of nodes from the root to the current node. Import
+    statements are visited whole (their names are not usages); what handlers return is ignored.
+    """
+    handled = frozenset(k for k, v in visits.items() if v) | frozenset(k for k, v in leaves.items() if v)
+
+    def entered(cls: type) -> tuple[Handler | None, Handler | None]:
+        return _all(visits.get(cls.__name__, ())), _all(leaves.get(cls.__name__, ()))
+
+    _traverse(root, entered, handled, True, ancestors)
 
 
 def _own_methods(cls: type, prefix: str) -> dict[str, str]:
@@ -293,51 +330,11 @@ def scan(root: cst.CSTNode, visitor: object) -> None:
         raise TypeError(f"{cls.__name__} overrides on_visit: use node.visit() for it")
     visits = {k: getattr(visitor, n) for k, n in _own_methods(cls, "visit_").items()}
     leaves = {k: getattr(visitor, n) for k, n in _own_methods(cls, "leave_").items()}
-    # As in walk(), with one visit and one leave method (or None) per class.
-    plans: dict[type, tuple | None] = dict(_NOT_NODES)
-    plan_of = plans.get
-    seq = (tuple, list)
-    handled = frozenset(visits) | frozenset(leaves)
 
-    def plan_for(cls: type) -> tuple | None:
-        plan = None
-        shape = _shape(cls, opaque_imports=False)
-        if shape is not None:
-            enter = visits.get(cls.__name__)
-            leave = leaves.get(cls.__name__)
-            if enter is not None or leave is not None or _observed(shape, handled):
-                plan = (enter, leave, shape[0], shape[1])
-        plans[cls] = plan
-        return plan
+    def entered(node_cls: type) -> tuple[Handler | None, Handler | None]:
+        return visits.get(node_cls.__name__), leaves.get(node_cls.__name__)
 
-    def go(node: cst.CSTNode, plan: tuple) -> None:
-        enter, leave, getter, single = plan
-        descend = enter(node) if enter is not None else None
-        if descend is not False and getter is not None:
-            values = getter(node)
-            for value in (values,) if single else values:
-                vcls = type(value)
-                if vcls in seq:
-                    for item in value:
-                        icls = type(item)
-                        child = plan_of(icls, _MISSING)
-                        if child is _MISSING:
-                            child = plan_for(icls)
-                        if child is not None:
-                            go(item, child)
-                else:
-                    child = plan_of(vcls, _MISSING)
-                    if child is _MISSING:
-                        child = plan_for(vcls)
-                    if child is not None:
-                        go(value, child)
-        if leave is not None:
-            leave(node)
-
-    plan = plan_for(type(root))
-    if plan is not None:
-        go(root, plan)
-    go = None  # type: ignore[assignment]  # a recursive closure is a cycle: let refcounts free the tree
+    _traverse(root, entered, frozenset(visits) | frozenset(leaves), False, [])
 
 
 def find_path(root: cst.CSTNode, target: cst.CSTNode) -> list[cst.CSTNode] | None:
